@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include <immintrin.h>
+
+#include "lowbit/backend/simd/aligned_buffer.hpp"
+#include "lowbit/backend/simd/panel_schedule.hpp"
+#include "lowbit/backend/simd/quantize_activations.hpp"
+#include "lowbit/backend/simd/tag.hpp"
+#include "lowbit/backend/simd/xsimd_compat.hpp"
+#include "lowbit/core/layout.hpp"
+#include "lowbit/core/matrix_view.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/formats/ggml/q4_1.hpp"
+#include "lowbit/gemm/epilogue.hpp"
+#include "lowbit/gemm/kernel.hpp"
+#include "lowbit/gemm/workspace.hpp"
+#include "lowbit/quant/weight_view.hpp"
+
+namespace lowbit {
+
+/// Q4_1 weights W(N, K) packed in `k_packed<16, 4>` panels for integer-dot microkernels.
+///
+/// Panel p holds rows [16p, 16p + 16) (the last panel padded with zero rows). For each of the
+/// K / 32 blocks a panel stores 320 bytes:
+/// - bytes [0, 256): four 64-byte chunks; in chunk c (0..3), the 4 bytes of lane r (row 16p + r)
+///   hold codes 8c..8c+3 of that row's block in their low nibbles and codes 8c+4..8c+7 in their
+///   high nibbles;
+/// - bytes [256, 288): the 16 rows' scales d (fp16 bits), [288, 320): their minimums m (fp16 bits).
+/// The same bytes as the file's blocks (5 bits per weight), in an ISA-independent order: one
+/// 512-bit load holds 4 codes of each of 16 rows, so `vpdpbusd` with a broadcast activation dword
+/// yields 16 row sums at once. `unpack_q4_1` restores the file layout exactly.
+struct packed_q4_1 {
+  using format_type = ggml::q4_1;
+  using layout_type = k_packed<16, 4>;
+  static constexpr std::size_t nr = 16;
+  static constexpr std::size_t block_stride = 320;
+  std::size_t rows = 0;  ///< N
+  std::size_t cols = 0;  ///< K
+  simd_detail::aligned_buffer bytes;
+
+  std::size_t panels() const noexcept { return (rows + nr - 1) / nr; }
+  std::size_t blocks_per_row() const noexcept { return cols / 32; }
+  const std::uint8_t* panel(std::size_t p) const noexcept {
+    return reinterpret_cast<const std::uint8_t*>(bytes.data()) + p * blocks_per_row() * block_stride;
+  }
+};
+
+/// Packs W (file layout) into panels; see packed_q4_1. Threads split the panels.
+inline packed_q4_1 pack_q4_1(weight_view<ggml::q4_1> w, threads t = {}) {
+  packed_q4_1 out;
+  out.rows = w.rows;
+  out.cols = w.cols;
+  const std::size_t nb = w.blocks_per_row();
+  out.bytes = simd_detail::aligned_buffer(out.panels() * nb * packed_q4_1::block_stride);
+  auto* base = reinterpret_cast<std::uint8_t*>(out.bytes.data());
+  parallel_for(t, out.panels(), 1, [&](std::size_t p_begin, std::size_t p_end) {
+    for (std::size_t p = p_begin; p < p_end; ++p) {
+      for (std::size_t b = 0; b < nb; ++b) {
+        std::uint8_t* dst = base + (p * nb + b) * packed_q4_1::block_stride;
+        auto* d = reinterpret_cast<std::uint16_t*>(dst + 256);
+        auto* m = reinterpret_cast<std::uint16_t*>(dst + 288);
+        for (std::size_t r = 0; r < 16 && p * 16 + r < w.rows; ++r) {
+          const ggml::q4_1::block& blk = w.row(p * 16 + r)[b];
+          d[r] = blk.d;
+          m[r] = blk.m;
+          for (std::size_t k = 0; k < 32; ++k) {
+            const std::size_t c = k / 8, within = k % 8, t4 = within % 4;
+            const std::uint8_t q = k < 16 ? (blk.qs[k] & 0x0f) : (blk.qs[k - 16] >> 4);
+            std::uint8_t& byte = dst[c * 64 + r * 4 + t4];
+            byte = static_cast<std::uint8_t>(within < 4 ? ((byte & 0xf0) | q) : ((byte & 0x0f) | (q << 4)));
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/// Restores the file layout of a packed Q4_1 matrix into `out` (N * K / 32 blocks): the inverse
+/// of pack_q4_1. throws lowbit::error{errc::shape_mismatch} if out has another size.
+inline void unpack_q4_1(const packed_q4_1& w, std::span<ggml::q4_1::block> out) {
+  const std::size_t nb = w.blocks_per_row();
+  check(out.size() == w.rows * nb, errc::shape_mismatch, [&] {
+    return "unpack_q4_1: output holds " + std::to_string(out.size()) + " blocks, the matrix " +
+           std::to_string(w.rows * nb);
+  });
+  for (std::size_t n = 0; n < w.rows; ++n) {
+    const std::size_t p = n / 16, r = n % 16;
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* src = w.panel(p) + b * packed_q4_1::block_stride;
+      ggml::q4_1::block& blk = out[n * nb + b];
+      std::memcpy(&blk.d, src + 256 + 2 * r, 2);
+      std::memcpy(&blk.m, src + 288 + 2 * r, 2);
+      for (std::size_t k = 0; k < 32; ++k) {
+        const std::size_t c = k / 8, within = k % 8;
+        const std::uint8_t byte = src[c * 64 + r * 4 + within % 4];
+        const std::uint8_t q = within < 4 ? (byte & 0x0f) : (byte >> 4);
+        if (k < 16) blk.qs[k] = static_cast<std::uint8_t>((blk.qs[k] & 0xf0) | q);
+        else blk.qs[k - 16] = static_cast<std::uint8_t>((blk.qs[k - 16] & 0x0f) | (q << 4));
+      }
+    }
+  }
+}
+
+namespace simd_detail {
+
+/// Microkernel: MR activation rows x one 16-row Q4_1 panel, all K blocks.
+/// acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k] + m_w[r] s_x[i,b]   (ggml's Q4_1·Q8_1 dot).
+template <class Arch, int MR>
+inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                             float (*acc_out)[16]) noexcept {
+  if constexpr (has_vnni_v<Arch>) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    __m512 acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* blk = panel + b * packed_q4_1::block_stride;
+      __m512i lo[4], hi[4];
+      for (int c = 0; c < 4; ++c) {
+        const __m512i v = _mm512_load_si512(blk + 64 * c);
+        lo[c] = _mm512_and_si512(v, low_mask);
+        hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_mask);
+      }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 256)));
+      const __m512 mw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 288)));
+      for (int i = 0; i < MR; ++i) {
+        const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
+        std::int32_t xw[8];
+        std::memcpy(xw, xq_row, 32);
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[0], _mm512_set1_epi32(xw[0]));
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi[0], _mm512_set1_epi32(xw[1]));
+        s0 = _mm512_dpbusd_epi32(s0, lo[1], _mm512_set1_epi32(xw[2]));
+        s1 = _mm512_dpbusd_epi32(s1, hi[1], _mm512_set1_epi32(xw[3]));
+        s0 = _mm512_dpbusd_epi32(s0, lo[2], _mm512_set1_epi32(xw[4]));
+        s1 = _mm512_dpbusd_epi32(s1, hi[2], _mm512_set1_epi32(xw[5]));
+        s0 = _mm512_dpbusd_epi32(s0, lo[3], _mm512_set1_epi32(xw[6]));
+        s1 = _mm512_dpbusd_epi32(s1, hi[3], _mm512_set1_epi32(xw[7]));
+        const __m512 dot = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i0 + i)[b]));
+        acc[i] = _mm512_fmadd_ps(dot, scale, acc[i]);
+        acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xq.row_s(i0 + i)[b]), acc[i]);
+      }
+    }
+    for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
+  } else if constexpr (has_avx2_v<Arch>) {
+    // Two 8-row halves per 64-byte chunk; vpmaddubsw (u8 code x s8 activation, pair sums <= 3810,
+    // no saturation) then vpmaddwd with ones gives the same int32 sums as vpdpbusd.
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* blk = panel + b * packed_q4_1::block_stride;
+      for (int h = 0; h < 2; ++h) {
+        __m256i lo[4], hi[4];
+        for (int c = 0; c < 4; ++c) {
+          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h));
+          lo[c] = _mm256_and_si256(v, low_mask);
+          hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_mask);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256 + 16 * h)));
+        const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
+        for (int i = 0; i < MR; ++i) {
+          const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
+          std::int32_t xw[8];
+          std::memcpy(xw, xq_row, 32);
+          __m256i sum = _mm256_setzero_si256();
+          for (int c = 0; c < 4; ++c) {
+            const __m256i p0 = _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(xw[2 * c]));
+            const __m256i p1 = _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xw[2 * c + 1]));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), ones));
+          }
+          const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i0 + i)[b]));
+          acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i][h]);
+          acc[i][h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xq.row_s(i0 + i)[b]), acc[i][h]);
+        }
+      }
+    }
+    for (int i = 0; i < MR; ++i) {
+      _mm256_storeu_ps(acc_out[i], acc[i][0]);
+      _mm256_storeu_ps(acc_out[i] + 8, acc[i][1]);
+    }
+  } else {
+    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_1 kernel needs AVX2 or AVX-512 VNNI");
+  }
+}
+
+/// Runs the microkernel over rows [i_begin, i_end) of x and one panel, in tiles of up to 4 rows.
+template <class Arch, class Epilogue>
+inline void q4_1_panel(const packed_q4_1& w, std::size_t p, const activation_q8& xq, std::size_t i_begin,
+                       std::size_t i_end, matrix_view<float> y, const Epilogue& e) {
+  float acc[4][16];
+  const std::size_t n0 = p * 16;
+  const std::size_t count = std::min<std::size_t>(16, w.rows - n0);
+  const std::size_t nb = w.blocks_per_row();
+  std::size_t i = i_begin;
+  for (; i + 4 <= i_end; i += 4) {
+    q4_1_microkernel<Arch, 4>(w.panel(p), nb, xq, i, acc);
+    for (int r = 0; r < 4; ++r) e(y.row(i + r), acc[r], n0, count);
+  }
+  const std::size_t rest = i_end - i;
+  if (rest == 3) q4_1_microkernel<Arch, 3>(w.panel(p), nb, xq, i, acc);
+  if (rest == 2) q4_1_microkernel<Arch, 2>(w.panel(p), nb, xq, i, acc);
+  if (rest == 1) q4_1_microkernel<Arch, 1>(w.panel(p), nb, xq, i, acc);
+  for (std::size_t r = 0; r < rest; ++r) e(y.row(i + r), acc[r], n0, count);
+}
+
+}  // namespace simd_detail
+
+/// Q4_1 GEMM on the SIMD backend: activations quantized on the fly (activation_q8, ggml's Q8_1
+/// rules), weights in packed_q4_1 panels, integer dot products (AVX-512 VNNI `vpdpbusd`, or AVX2
+/// `vpmaddubsw`), f32 accumulation of the per-block scaled sums, fused epilogue.
+template <class Arch>
+struct gemm_kernel<ggml::q4_1, backend::simd<Arch>> {
+  using weight_type = packed_q4_1;
+
+  static weight_type prepare(weight_view<ggml::q4_1> w, threads t) { return pack_q4_1(w, t); }
+
+  template <epilogue::stage E>
+  static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
+                  gemm_workspace& ws) {
+    simd_detail::quantize_activations<Arch>(x, ws.x_q8);
+    const activation_q8& xq = ws.x_q8;
+    simd_detail::for_each_panel_tile(t, w.panels(), x.rows, [&](std::size_t p, std::size_t i0, std::size_t i1) {
+      simd_detail::q4_1_panel<Arch>(w, p, xq, i0, i1, y, e);
+    });
+  }
+};
+
+}  // namespace lowbit

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include <immintrin.h>
+
+#include "lowbit/backend/simd/aligned_buffer.hpp"
+#include "lowbit/backend/simd/panel_schedule.hpp"
+#include "lowbit/backend/simd/quantize_activations.hpp"
+#include "lowbit/backend/simd/tag.hpp"
+#include "lowbit/backend/simd/xsimd_compat.hpp"
+#include "lowbit/core/layout.hpp"
+#include "lowbit/core/matrix_view.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/formats/ggml/q8_0.hpp"
+#include "lowbit/gemm/epilogue.hpp"
+#include "lowbit/gemm/kernel.hpp"
+#include "lowbit/gemm/workspace.hpp"
+#include "lowbit/quant/weight_view.hpp"
+
+namespace lowbit {
+
+/// Q8_0 weights W(N, K) packed in `k_packed<16, 4>` panels for integer-dot microkernels.
+///
+/// Panel p holds rows [16p, 16p + 16) (the last panel padded with zero rows). For each of the
+/// K / 32 blocks a panel stores 544 bytes: eight 64-byte chunks, where lane r (bytes 4r..4r+3) of
+/// chunk c holds codes 4c..4c+3 of row 16p + r stored with their sign bit flipped (`q ^ 0x80`,
+/// i.e. q + 128 as an unsigned byte), then the 16 rows' scales d (fp16 bits, 32 bytes). Same size
+/// as the file's blocks. The +128 offset lets `vpdpbusd` (unsigned x signed) compute
+/// Σ (q_w + 128) q_x, from which the kernel subtracts 128 Σ q_x exactly.
+struct packed_q8_0 {
+  using format_type = ggml::q8_0;
+  using layout_type = k_packed<16, 4>;
+  static constexpr std::size_t nr = 16;
+  static constexpr std::size_t block_stride = 544;
+  std::size_t rows = 0;  ///< N
+  std::size_t cols = 0;  ///< K
+  simd_detail::aligned_buffer bytes;
+
+  std::size_t panels() const noexcept { return (rows + nr - 1) / nr; }
+  std::size_t blocks_per_row() const noexcept { return cols / 32; }
+  const std::uint8_t* panel(std::size_t p) const noexcept {
+    return reinterpret_cast<const std::uint8_t*>(bytes.data()) + p * blocks_per_row() * block_stride;
+  }
+};
+
+/// Packs W (file layout) into panels; see packed_q8_0. Threads split the panels.
+inline packed_q8_0 pack_q8_0(weight_view<ggml::q8_0> w, threads t = {}) {
+  packed_q8_0 out;
+  out.rows = w.rows;
+  out.cols = w.cols;
+  const std::size_t nb = w.blocks_per_row();
+  out.bytes = simd_detail::aligned_buffer(out.panels() * nb * packed_q8_0::block_stride);
+  auto* base = reinterpret_cast<std::uint8_t*>(out.bytes.data());
+  parallel_for(t, out.panels(), 1, [&](std::size_t p_begin, std::size_t p_end) {
+    for (std::size_t p = p_begin; p < p_end; ++p) {
+      for (std::size_t b = 0; b < nb; ++b) {
+        std::uint8_t* dst = base + (p * nb + b) * packed_q8_0::block_stride;
+        auto* d = reinterpret_cast<std::uint16_t*>(dst + 512);
+        for (std::size_t r = 0; r < 16; ++r) {
+          if (p * 16 + r >= w.rows) {
+            // Padding rows: code 0 (stored 0x80) and scale 0, so they contribute exactly 0.
+            for (std::size_t k = 0; k < 32; ++k) dst[(k / 4) * 64 + r * 4 + k % 4] = 0x80;
+            continue;
+          }
+          const ggml::q8_0::block& blk = w.row(p * 16 + r)[b];
+          d[r] = blk.d;
+          for (std::size_t k = 0; k < 32; ++k) {
+            dst[(k / 4) * 64 + r * 4 + k % 4] = static_cast<std::uint8_t>(static_cast<std::uint8_t>(blk.qs[k]) ^ 0x80u);
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/// Restores the file layout of a packed Q8_0 matrix into `out` (N * K / 32 blocks): the inverse
+/// of pack_q8_0. throws lowbit::error{errc::shape_mismatch} if out has another size.
+inline void unpack_q8_0(const packed_q8_0& w, std::span<ggml::q8_0::block> out) {
+  const std::size_t nb = w.blocks_per_row();
+  check(out.size() == w.rows * nb, errc::shape_mismatch, [&] {
+    return "unpack_q8_0: output holds " + std::to_string(out.size()) + " blocks, the matrix " +
+           std::to_string(w.rows * nb);
+  });
+  for (std::size_t n = 0; n < w.rows; ++n) {
+    const std::size_t p = n / 16, r = n % 16;
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* src = w.panel(p) + b * packed_q8_0::block_stride;
+      ggml::q8_0::block& blk = out[n * nb + b];
+      std::memcpy(&blk.d, src + 512 + 2 * r, 2);
+      for (std::size_t k = 0; k < 32; ++k) {
+        blk.qs[k] = static_cast<std::int8_t>(src[(k / 4) * 64 + r * 4 + k % 4] ^ 0x80u);
+      }
+    }
+  }
+}
+
+namespace simd_detail {
+
+/// Microkernel: MR activation rows x one 16-row Q8_0 panel, all K blocks.
+/// acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k]   (ggml's Q8_0·Q8_0 dot).
+template <class Arch, int MR>
+inline void q8_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                             float (*acc_out)[16]) noexcept {
+  if constexpr (has_vnni_v<Arch>) {
+    __m512 acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
+      __m512i wq[8];
+      for (int c = 0; c < 8; ++c) wq[c] = _mm512_loadu_si512(blk + 64 * c);
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 512)));
+      for (int i = 0; i < MR; ++i) {
+        std::int32_t xw[8];
+        std::memcpy(xw, xq.row_qs(i0 + i) + b * 32, 32);
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(xw[0]));
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], _mm512_set1_epi32(xw[1]));
+        s0 = _mm512_dpbusd_epi32(s0, wq[2], _mm512_set1_epi32(xw[2]));
+        s1 = _mm512_dpbusd_epi32(s1, wq[3], _mm512_set1_epi32(xw[3]));
+        s0 = _mm512_dpbusd_epi32(s0, wq[4], _mm512_set1_epi32(xw[4]));
+        s1 = _mm512_dpbusd_epi32(s1, wq[5], _mm512_set1_epi32(xw[5]));
+        s0 = _mm512_dpbusd_epi32(s0, wq[6], _mm512_set1_epi32(xw[6]));
+        s1 = _mm512_dpbusd_epi32(s1, wq[7], _mm512_set1_epi32(xw[7]));
+        // Σ (q_w + 128) q_x - 128 Σ q_x = Σ q_w q_x, exactly in int32.
+        const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(128 * xq.row_sum(i0 + i)[b]));
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i0 + i)[b]));
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
+      }
+    }
+    for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
+  } else if constexpr (has_avx2_v<Arch>) {
+    // Sign trick: |q_w| (unsigned) x (q_x with q_w's sign) keeps vpmaddubsw pair sums <= 32258.
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
+      for (int h = 0; h < 2; ++h) {
+        __m256i wq[8], wabs[8];
+        for (int c = 0; c < 8; ++c) {
+          wq[c] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h)), flip);
+          wabs[c] = _mm256_abs_epi8(wq[c]);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 512 + 16 * h)));
+        for (int i = 0; i < MR; ++i) {
+          std::int32_t xw[8];
+          std::memcpy(xw, xq.row_qs(i0 + i) + b * 32, 32);
+          __m256i sum = _mm256_setzero_si256();
+          for (int c = 0; c < 8; ++c) {
+            const __m256i xs = _mm256_sign_epi8(_mm256_set1_epi32(xw[c]), wq[c]);
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[c], xs), ones));
+          }
+          const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i0 + i)[b]));
+          acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i][h]);
+        }
+      }
+    }
+    for (int i = 0; i < MR; ++i) {
+      _mm256_storeu_ps(acc_out[i], acc[i][0]);
+      _mm256_storeu_ps(acc_out[i] + 8, acc[i][1]);
+    }
+  } else {
+    static_assert(dependent_false<Arch>, "lowbit: the simd Q8_0 kernel needs AVX2 or AVX-512 VNNI");
+  }
+}
+
+template <class Arch, class Epilogue>
+inline void q8_0_panel(const packed_q8_0& w, std::size_t p, const activation_q8& xq, std::size_t i_begin,
+                       std::size_t i_end, matrix_view<float> y, const Epilogue& e) {
+  float acc[4][16];
+  const std::size_t n0 = p * 16;
+  const std::size_t count = std::min<std::size_t>(16, w.rows - n0);
+  const std::size_t nb = w.blocks_per_row();
+  std::size_t i = i_begin;
+  for (; i + 4 <= i_end; i += 4) {
+    q8_0_microkernel<Arch, 4>(w.panel(p), nb, xq, i, acc);
+    for (int r = 0; r < 4; ++r) e(y.row(i + r), acc[r], n0, count);
+  }
+  const std::size_t rest = i_end - i;
+  if (rest == 3) q8_0_microkernel<Arch, 3>(w.panel(p), nb, xq, i, acc);
+  if (rest == 2) q8_0_microkernel<Arch, 2>(w.panel(p), nb, xq, i, acc);
+  if (rest == 1) q8_0_microkernel<Arch, 1>(w.panel(p), nb, xq, i, acc);
+  for (std::size_t r = 0; r < rest; ++r) e(y.row(i + r), acc[r], n0, count);
+}
+
+}  // namespace simd_detail
+
+/// Q8_0 GEMM on the SIMD backend: activations quantized on the fly (activation_q8, ggml's Q8_0
+/// rules), weights in packed_q8_0 panels, exact int32 block dot products, f32 accumulation.
+template <class Arch>
+struct gemm_kernel<ggml::q8_0, backend::simd<Arch>> {
+  using weight_type = packed_q8_0;
+
+  static weight_type prepare(weight_view<ggml::q8_0> w, threads t) { return pack_q8_0(w, t); }
+
+  template <epilogue::stage E>
+  static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
+                  gemm_workspace& ws) {
+    simd_detail::quantize_activations<Arch>(x, ws.x_q8);
+    const activation_q8& xq = ws.x_q8;
+    simd_detail::for_each_panel_tile(t, w.panels(), x.rows, [&](std::size_t p, std::size_t i0, std::size_t i1) {
+      simd_detail::q8_0_panel<Arch>(w, p, xq, i0, i1, y, e);
+    });
+  }
+};
+
+}  // namespace lowbit

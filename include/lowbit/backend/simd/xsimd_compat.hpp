@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+// The one header that names version-specific xsimd symbols (Debian bookworm ships xsimd 8.1, which
+// has no VNNI or AVX-VNNI architecture tags: those capabilities come from the compiler's macros).
+
+#include <cstddef>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
+
+namespace lowbit::simd_detail {
+
+/// True when kernels for Arch may use AVX-512 BW instructions.
+template <class Arch>
+inline constexpr bool has_avx512bw_v = std::is_base_of_v<xsimd::avx512bw, Arch>;
+
+/// True when kernels for Arch may use AVX-512 VNNI `vpdpbusd` (xsimd 8.1 has no tag for it; the
+/// translation unit's target flags decide).
+template <class Arch>
+inline constexpr bool has_vnni_v =
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+    has_avx512bw_v<Arch>;
+#else
+    false;
+#endif
+
+/// True when kernels for Arch may use AVX2 integer instructions (vpmaddubsw, vpmaddwd).
+template <class Arch>
+inline constexpr bool has_avx2_v = std::is_base_of_v<xsimd::avx2, Arch>;
+
+/// Sum of all lanes (xsimd 8.1 spells it `hadd`; later versions `reduce_add`).
+template <class T, class Arch>
+inline T reduce_add(const xsimd::batch<T, Arch>& v) noexcept {
+  return xsimd::hadd(v);
+}
+
+/// Largest lane (xsimd 8.1 has no `reduce_max`).
+template <class T, class Arch>
+inline T reduce_max(const xsimd::batch<T, Arch>& v) noexcept {
+  alignas(64) T lanes[xsimd::batch<T, Arch>::size];
+  v.store_aligned(lanes);
+  T best = lanes[0];
+  for (std::size_t j = 1; j < xsimd::batch<T, Arch>::size; ++j) best = lanes[j] > best ? lanes[j] : best;
+  return best;
+}
+
+}  // namespace lowbit::simd_detail

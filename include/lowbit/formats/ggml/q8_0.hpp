@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/type.hpp"
+
+namespace lowbit::ggml {
+
+/// GGUF type Q8_0: 32 elements in 34 bytes, signed 8-bit codes with an fp16 scale.
+///
+/// Decode: `x[j] = d * q[j]`, q in [-127, 127]. Bytes: `d` (fp16), `qs[32]` (int8, element order).
+/// 8.5 bits per weight.
+/// Source: ggml `block_q8_0` (ggml/src/ggml-common.h), `dequantize_row_q8_0` and
+/// `quantize_row_q8_0_ref` (ggml/src/ggml-quants.c).
+struct q8_0 {
+  struct block {
+    std::uint16_t d;   ///< scale, IEEE binary16 bits
+    std::int8_t qs[32];
+  };
+  static constexpr type type_id = type::q8_0;
+  static constexpr std::string_view name = "Q8_0";
+  static constexpr std::size_t block_size = 32;
+  static constexpr std::size_t block_bytes = 34;
+
+  /// Writes the 32 decoded values of `b` to `out[0..32)`.
+  static void dequantize_block(const block& b, float* out) noexcept {
+    const float d = fp16_to_f32(b.d);
+    for (std::size_t j = 0; j < block_size; ++j) out[j] = static_cast<float>(b.qs[j]) * d;
+  }
+
+  /// Absmax round-to-nearest encoding, byte-exact with ggml's reference quantizer:
+  /// `d = max|x| / 127`, `q = roundf(x / d)` (ties away from zero).
+  static void quantize_block(const float* x, block& out) noexcept {
+    float amax = 0.0f;
+    for (std::size_t j = 0; j < block_size; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    out.d = f32_to_fp16(d);
+    for (std::size_t j = 0; j < block_size; ++j) out.qs[j] = static_cast<std::int8_t>(std::roundf(x[j] * id));
+  }
+};
+static_assert(sizeof(q8_0::block) == q8_0::block_bytes);
+
+}  // namespace lowbit::ggml

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#include <cmath>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "catch.hpp"
+#include "lowbit/backend/simd.hpp"
+#include "lowbit/formats/float.hpp"
+#include "lowbit/formats/ggml/q4_1.hpp"
+#include "lowbit/formats/ggml/q8_0.hpp"
+#include "lowbit/gemm/reference.hpp"
+#include "lowbit/quant/activation_q8.hpp"
+
+namespace {
+
+using simd = lowbit::backend::simd<>;
+using lowbit::matrix_view;
+
+std::vector<float> random_floats(std::size_t n, unsigned seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+template <class F>
+std::vector<typename F::block> quantize_matrix(const std::vector<float>& w, std::size_t n, std::size_t k) {
+  std::vector<typename F::block> blocks(n * k / F::block_size);
+  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
+  return blocks;
+}
+
+// Independent oracle for integer-dot formats: decode W and the quantized activations exactly, then
+// sum in double. The SIMD kernels must agree up to f32 rounding of the per-block sums.
+template <class F>
+std::vector<double> oracle_q8(const std::vector<float>& x, std::size_t m, std::size_t k,
+                              const std::vector<typename F::block>& w, std::size_t n) {
+  lowbit::activation_q8 xq;
+  lowbit::quantize_activations_reference(matrix_view<const float>(x.data(), m, k), xq);
+  std::vector<double> y(m * n);
+  std::vector<float> wr(k);
+  const std::size_t nb = k / 32;
+  for (std::size_t r = 0; r < n; ++r) {
+    for (std::size_t b = 0; b < nb; ++b) F::dequantize_block(w[r * nb + b], wr.data() + b * 32);
+    for (std::size_t i = 0; i < m; ++i) {
+      double sum = 0.0;
+      for (std::size_t b = 0; b < nb; ++b) {
+        if constexpr (std::is_same_v<F, lowbit::ggml::q4_1>) {
+          // Q4_1 · Q8_1: d_w d_x Σ q_w q_x + m_w s_x, with s_x the fp16-rounded stored product.
+          const auto& blk = w[r * nb + b];
+          long dot = 0;
+          for (std::size_t j = 0; j < 16; ++j) {
+            dot += static_cast<long>(blk.qs[j] & 15) * xq.row_qs(i)[b * 32 + j];
+            dot += static_cast<long>(blk.qs[j] >> 4) * xq.row_qs(i)[b * 32 + j + 16];
+          }
+          sum += double(lowbit::fp16_to_f32(blk.d)) * xq.row_d(i)[b] * dot +
+                 double(lowbit::fp16_to_f32(blk.m)) * xq.row_s(i)[b];
+        } else {
+          for (std::size_t j = 0; j < 32; ++j) sum += double(wr[b * 32 + j]) * xq.row_d(i)[b] * xq.row_qs(i)[b * 32 + j];
+        }
+      }
+      y[i * n + r] = sum;
+    }
+  }
+  return y;
+}
+
+template <class F>
+void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, int threads) {
+  CAPTURE(F::name, m, n, k, threads);
+  const auto w_real = random_floats(n * k, 1234 + static_cast<unsigned>(n * 7 + k));
+  const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m));
+  const auto blocks = quantize_matrix<F>(w_real, n, k);
+  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
+
+  std::vector<float> y_ref(m * n), y_simd(m * n, -1.0f);
+  const auto xv = matrix_view<const float>(x.data(), m, k);
+  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view), matrix_view<float>(y_ref.data(), m, n));
+  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
+  lowbit::gemm<simd>(xv, packed, matrix_view<float>(y_simd.data(), m, n), lowbit::threads{threads});
+
+  if constexpr (std::is_same_v<F, lowbit::f32>) {
+    for (std::size_t i = 0; i < m * n; ++i) REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 1e-4f * std::sqrt(float(k)));
+  } else {
+    const auto y_q8 = oracle_q8<F>(x, m, k, blocks, n);
+    // Tight: same quantized inputs, only f32 rounding of K/32 scaled block sums differs.
+    // Loose: against unquantized activations, the Q8 rounding error ~ |w| |x| sqrt(K) / 254.
+    for (std::size_t i = 0; i < m * n; ++i) {
+      CAPTURE(i);
+      REQUIRE(std::abs(y_simd[i] - y_q8[i]) <= 1e-5 * k + 1e-4 * std::abs(y_q8[i]));
+      REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 0.05 * std::sqrt(double(k)));
+    }
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("gemm: simd == reference on odd shapes", "[gemm][simd]", lowbit::ggml::q4_1, lowbit::ggml::q8_0,
+                   lowbit::f32) {
+  for (std::size_t m : {1, 3, 4, 17}) {
+    for (std::size_t n : {1, 15, 16, 17, 33}) {
+      for (std::size_t k : {32, 96, 576}) check_simd_against_references<TestType>(m, n, k, 1);
+    }
+  }
+  check_simd_against_references<TestType>(65, 70, 1536, 2);
+  check_simd_against_references<TestType>(1, 576, 1536, 2);
+}
+
+TEST_CASE("gemm: f32 simd handles K off SIMD width", "[gemm][simd][f32]") {
+  for (std::size_t k : {1, 7, 17, 33, 577}) check_simd_against_references<lowbit::f32>(3, 5, k, 2);
+}
+
+TEMPLATE_TEST_CASE("gemm: threads give bit-identical results", "[gemm][simd][threads]", lowbit::ggml::q4_1,
+                   lowbit::ggml::q8_0, lowbit::f32) {
+  const std::size_t m = 9, n = 100, k = 256;
+  const auto w = quantize_matrix<TestType>(random_floats(n * k, 5), n, k);
+  const auto x = random_floats(m * k, 6);
+  const auto view = lowbit::weight_view<TestType>{w.data(), n, k};
+  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{2});
+  std::vector<float> y1(m * n), y2(m * n);
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n), lowbit::threads{1});
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n), lowbit::threads{2});
+  REQUIRE(y1 == y2);
+}
+
+TEST_CASE("gemm: pack then unpack restores the file bytes", "[gemm][pack]") {
+  for (std::size_t n : {1, 16, 17, 40}) {
+    const std::size_t k = 96;
+    const auto w4 = quantize_matrix<lowbit::ggml::q4_1>(random_floats(n * k, 11), n, k);
+    auto p4 = lowbit::pack_q4_1({w4.data(), n, k});
+    std::vector<lowbit::ggml::q4_1::block> back4(w4.size());
+    lowbit::unpack_q4_1(p4, back4);
+    REQUIRE(std::memcmp(back4.data(), w4.data(), w4.size() * sizeof(w4[0])) == 0);
+    const auto w8 = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 12), n, k);
+    auto p8 = lowbit::pack_q8_0({w8.data(), n, k});
+    std::vector<lowbit::ggml::q8_0::block> back8(w8.size());
+    lowbit::unpack_q8_0(p8, back8);
+    REQUIRE(std::memcmp(back8.data(), w8.data(), w8.size() * sizeof(w8[0])) == 0);
+  }
+}
+
+TEST_CASE("gemm: epilogues bias_add and accumulate", "[gemm][epilogue]") {
+  const std::size_t m = 3, n = 20, k = 64;
+  const auto w = quantize_matrix<lowbit::ggml::q4_1>(random_floats(n * k, 21), n, k);
+  const auto x = random_floats(m * k, 22);
+  const auto bias = random_floats(n, 23);
+  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::ggml::q4_1>{w.data(), n, k});
+  const auto xv = matrix_view<const float>(x.data(), m, k);
+  std::vector<float> plain(m * n), biased(m * n), accumulated(m * n, 2.0f);
+  lowbit::gemm<simd>(xv, packed, matrix_view<float>(plain.data(), m, n));
+  lowbit::gemm<simd>(xv, packed, matrix_view<float>(biased.data(), m, n), {}, lowbit::epilogue::bias_add{bias.data()});
+  lowbit::gemm<simd>(xv, packed, matrix_view<float>(accumulated.data(), m, n), {}, lowbit::epilogue::accumulate{});
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      REQUIRE(biased[i * n + j] == plain[i * n + j] + bias[j]);
+      REQUIRE(accumulated[i * n + j] == plain[i * n + j] + 2.0f);
+    }
+  }
+}
+
+TEST_CASE("gemm: bad shapes and inputs throw lowbit::error naming the problem", "[gemm][errors]") {
+  const std::size_t n = 4, k = 64;
+  const auto w = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 31), n, k);
+  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::ggml::q8_0>{w.data(), n, k});
+  std::vector<float> x(2 * 96, 1.0f), y(2 * n);
+  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 96), packed, matrix_view<float>(y.data(), 2, n)),
+                      Catch::Contains("x has K = 96") && Catch::Contains("W has K = 64"));
+  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 64), packed, matrix_view<float>(y.data(), 1, n)),
+                      Catch::Contains("y has 1 rows"));
+  x[5] = std::nanf("");
+  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 64), packed, matrix_view<float>(y.data(), 2, n)),
+                      Catch::Contains("NaN or infinity"));
+  const std::vector<std::byte> bytes(34 * 3);
+  REQUIRE_THROWS_WITH(lowbit::make_weight_view<lowbit::ggml::q8_0>(bytes, 2, 48), Catch::Contains("not a multiple of the block size"));
+  REQUIRE_THROWS_WITH(lowbit::make_weight_view<lowbit::ggml::q8_0>(bytes, 2, 32), Catch::Contains("expected 68 bytes, got 102"));
+}
