@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+//
+// lowbit-smollm2: chat with SmolLM2-135M-Instruct (GGUF) on lowbit. Streams the answer, then prints
+// prompt and generation speed. `--bench` measures prompt processing and generation like llama-bench.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chat_template.hpp"
+#include "lowbit/core/error.hpp"
+#include "model.hpp"
+#include "sampler.hpp"
+#include "tokenizer.hpp"
+
+namespace {
+
+struct options {
+  std::string model_path;
+  std::string prompt = "What are three good habits for staying healthy?";
+  std::string system;
+  std::size_t tokens = 128;
+  int threads = 0;
+  std::size_t ctx = 2048;
+  smollm2::sampler_config sampling{};
+  bool raw = false;
+  bool bench = false;
+  std::size_t bench_pp = 128, bench_tg = 64, bench_reps = 3;
+};
+
+[[noreturn]] void usage(int code) {
+  std::fprintf(code == 0 ? stdout : stderr,
+               "usage: lowbit-smollm2 --model PATH [--prompt TEXT] [--tokens N] [--threads T] [--temperature X]\n"
+               "                      [--top-k K] [--top-p P] [--seed S] [--ctx N] [--system TEXT] [--raw]\n"
+               "                      [--bench [--bench-pp N] [--bench-tg N] [--bench-reps R]]\n"
+               "  --temperature 0 (default) is greedy decoding; --raw skips the ChatML template.\n");
+  std::exit(code);
+}
+
+std::size_t parse_count(const std::string& flag, const std::string& value) {
+  try {
+    std::size_t used = 0;
+    const long long v = std::stoll(value, &used);
+    if (used == value.size() && v >= 0) return static_cast<std::size_t>(v);
+  } catch (const std::exception&) {
+  }
+  throw lowbit::error(lowbit::errc::invalid_argument, flag + " expects a non-negative integer, got '" + value + "'");
+}
+
+float parse_float(const std::string& flag, const std::string& value) {
+  try {
+    std::size_t used = 0;
+    const float v = std::stof(value, &used);
+    if (used == value.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw lowbit::error(lowbit::errc::invalid_argument, flag + " expects a number, got '" + value + "'");
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  if (const char* env = std::getenv("LOWBIT_SMOLLM2_GGUF")) o.model_path = env;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw lowbit::error(lowbit::errc::invalid_argument, a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") usage(0);
+    else if (a == "--model" || a == "-m") o.model_path = value();
+    else if (a == "--prompt" || a == "-p") o.prompt = value();
+    else if (a == "--system") o.system = value();
+    else if (a == "--tokens" || a == "-n") o.tokens = parse_count(a, value());
+    else if (a == "--threads" || a == "-t") o.threads = static_cast<int>(parse_count(a, value()));
+    else if (a == "--ctx") o.ctx = parse_count(a, value());
+    else if (a == "--temperature") o.sampling.temperature = parse_float(a, value());
+    else if (a == "--top-k") o.sampling.top_k = parse_count(a, value());
+    else if (a == "--top-p") o.sampling.top_p = parse_float(a, value());
+    else if (a == "--seed") o.sampling.seed = parse_count(a, value());
+    else if (a == "--raw") o.raw = true;
+    else if (a == "--bench") o.bench = true;
+    else if (a == "--bench-pp") o.bench_pp = parse_count(a, value());
+    else if (a == "--bench-tg") o.bench_tg = parse_count(a, value());
+    else if (a == "--bench-reps") o.bench_reps = std::max<std::size_t>(1, parse_count(a, value()));
+    else throw lowbit::error(lowbit::errc::invalid_argument, "unknown option '" + a + "' (see --help)");
+  }
+  if (o.model_path.empty()) throw lowbit::error(lowbit::errc::invalid_argument, "no model: pass --model PATH");
+  if (o.threads == 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Prompt processing of `pp` tokens and generation of `tg` tokens from an empty cache, as llama-bench
+// measures them (pp: one batch, logits of the last token; tg: one token at a time). Best of reps.
+void run_bench(smollm2::model& m, const options& o) {
+  const lowbit::threads t{o.threads};
+  lowbit::graph::activation logits;
+  std::vector<std::int32_t> ids(std::max<std::size_t>(o.bench_pp, 1));
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>((i * 7919 + 17) % m.params().n_vocab);
+  m.reset();
+  m.forward(std::span(ids).first(std::min<std::size_t>(ids.size(), 16)), 0, false, logits, t);  // warm-up
+  double best_pp = 0.0, best_tg = 0.0;
+  for (std::size_t r = 0; r < o.bench_reps; ++r) {
+    if (o.bench_pp > 0) {
+      m.reset();
+      const auto start = std::chrono::steady_clock::now();
+      m.forward(ids, 0, false, logits, t);
+      best_pp = std::max(best_pp, static_cast<double>(o.bench_pp) / seconds_since(start));
+    }
+    if (o.bench_tg > 0) {
+      m.reset();
+      std::int32_t token = 1;
+      const auto start = std::chrono::steady_clock::now();
+      for (std::size_t i = 0; i < o.bench_tg; ++i) {
+        m.forward(std::span(&token, 1), i, false, logits, t);
+        token = smollm2::sampler::argmax(std::span<const float>(logits.data.data(), logits.cols));
+      }
+      best_tg = std::max(best_tg, static_cast<double>(o.bench_tg) / seconds_since(start));
+    }
+  }
+  if (o.bench_pp > 0) std::printf("pp %zu %.2f\n", o.bench_pp, best_pp);
+  if (o.bench_tg > 0) std::printf("tg %zu %.2f\n", o.bench_tg, best_tg);
+}
+
+int run(int argc, char** argv) {
+  const options o = parse(argc, argv);
+  const lowbit::threads t{o.threads};
+  const std::size_t ctx = o.bench ? std::max(o.ctx, o.bench_pp + o.bench_tg + 16) : o.ctx;
+  smollm2::model m(o.model_path, ctx, t);
+  if (o.bench) {
+    run_bench(m, o);
+    return 0;
+  }
+  const auto tok = smollm2::tokenizer::from_gguf(m.file());
+  std::string text = o.prompt;
+  if (!o.raw) {
+    smollm2::check_chatml_template(m.file());
+    std::vector<smollm2::chat_message> messages;
+    if (!o.system.empty()) messages.push_back({"system", o.system});
+    messages.push_back({"user", o.prompt});
+    text = smollm2::apply_chatml(messages, true);
+  }
+  const std::vector<std::int32_t> prompt_ids = tok.encode(text, true);
+  lowbit::check(!prompt_ids.empty(), lowbit::errc::invalid_argument, "the prompt is empty");
+  lowbit::check(prompt_ids.size() + o.tokens <= m.context_size(), lowbit::errc::out_of_range,
+                "the prompt has " + std::to_string(prompt_ids.size()) + " tokens; with --tokens " +
+                    std::to_string(o.tokens) + " that exceeds the context of " + std::to_string(m.context_size()) +
+                    " tokens (--ctx)");
+
+  smollm2::sampler sampler(o.sampling);
+  lowbit::graph::activation logits;
+  const auto pp_start = std::chrono::steady_clock::now();
+  m.forward(prompt_ids, 0, false, logits, t);
+  const double pp_seconds = seconds_since(pp_start);
+
+  const std::int32_t eos = static_cast<std::int32_t>(tok.eos_id());
+  const std::int32_t end_of_text = 0;
+  std::size_t generated = 0;
+  std::size_t pos = prompt_ids.size();
+  const auto tg_start = std::chrono::steady_clock::now();
+  std::string generated_ids;
+  while (generated < o.tokens) {
+    const std::int32_t next = sampler.sample(std::span<const float>(logits.data.data(), logits.cols));
+    if (next == eos || next == end_of_text) break;
+    ++generated;
+    std::cout << tok.token_to_piece(next) << std::flush;
+    if (generated == o.tokens) break;
+    m.forward(std::span(&next, 1), pos++, false, logits, t);
+  }
+  const double tg_seconds = seconds_since(tg_start);
+  std::cout << "\n\n";
+  std::printf("prompt:     %zu tokens in %.1f ms (%.1f tokens/s)\n", prompt_ids.size(), pp_seconds * 1e3,
+              static_cast<double>(prompt_ids.size()) / pp_seconds);
+  std::printf("generation: %zu tokens in %.1f ms (%.1f tokens/s), %d thread(s)\n", generated, tg_seconds * 1e3,
+              generated > 1 ? static_cast<double>(generated - 1) / tg_seconds : 0.0, o.threads);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const lowbit::error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

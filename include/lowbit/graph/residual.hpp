@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/graph/layer.hpp"
+
+namespace lowbit::graph {
+
+/// A residual connection: forward(x) = x + inner(x) (He et al., "Deep Residual Learning",
+/// arXiv:1512.03385). `inner` must keep x's shape.
+/// throws lowbit::error{errc::shape_mismatch} if inner changes the shape.
+template <layer Inner>
+class residual_layer {
+ public:
+  explicit residual_layer(Inner inner) : inner_(std::move(inner)) {}
+
+  void forward(activation& x, context& ctx) {
+    saved_.assign(x.data.begin(), x.data.end());
+    const std::size_t rows = x.rows, cols = x.cols;
+    inner_.forward(x, ctx);
+    check(x.rows == rows && x.cols == cols, errc::shape_mismatch, [&] {
+      return "residual: inner layer changed the shape from (" + std::to_string(rows) + ", " + std::to_string(cols) +
+             ") to (" + std::to_string(x.rows) + ", " + std::to_string(x.cols) + ")";
+    });
+    for (std::size_t i = 0; i < saved_.size(); ++i) x.data[i] += saved_[i];
+  }
+
+  Inner& inner() noexcept { return inner_; }
+
+ private:
+  Inner inner_;
+  std::vector<float> saved_;
+};
+
+template <layer Inner>
+residual_layer<Inner> residual(Inner inner) {
+  return residual_layer<Inner>(std::move(inner));
+}
+
+}  // namespace lowbit::graph
