@@ -46,7 +46,7 @@ namespace smollm2 {
 using backend_type = lowbit::backend::simd<>;
 using layer_format = lowbit::ggml::q4_1;      ///< attention and FFN weights
 using embedding_format = lowbit::ggml::q8_0;  ///< token_embd, also the tied output projection
-using kv_element = lowbit::nn::kv_f16;        ///< llama.cpp's default KV cache type
+using kv_element = lowbit::nn::kv_f32;        ///< llama.cpp's default KV cache type
 
 /// The hyper-parameters of a LLaMA-architecture GGUF file (`llama.*` keys).
 struct hparams {
@@ -169,7 +169,11 @@ inline auto make_block(const lowbit::io::gguf_file& f, const hparams& h, runtime
   using lowbit::io::f32_vector_of;
   using lowbit::io::weight_of;
   const std::string p = "blk." + std::to_string(i) + ".";
-  auto lin = [&](const char* name) { return linear<backend_type>(weight_of<layer_format>(f, p + name), t); };
+  auto lin = [&](const char* name) {
+    auto layer = linear<backend_type>(weight_of<layer_format>(f, p + name), t);
+    f.release_pages(f.tensor(p + name));  // repacked: the mapped copy need not stay resident
+    return layer;
+  };
   return sequential(
       residual(sequential(rms_norm_layer(f32_vector_of(f, p + "attn_norm.weight", h.n_embd), h.rms_eps),
                           self_attention_layer(h, state, lin("attn_q.weight"), lin("attn_k.weight"), lin("attn_v.weight")),
@@ -206,6 +210,8 @@ class model {
     // Tied embeddings: without output.weight, the output projection is token_embd (as llama.cpp).
     const auto* out = file_.find_tensor("output.weight");
     lm_head_.emplace(out ? lowbit::io::weight_of<embedding_format>(file_, "output.weight") : embd, t);
+    // Repacked for the output projection; the embedding lookup maps back in only the rows it reads.
+    file_.release_pages(out ? *out : file_.tensor("token_embd.weight"));
     state_ = std::make_unique<runtime_state>(runtime_state{
         lowbit::nn::kv_cache<kv_element>(h_.n_layers, n_ctx_, h_.n_head_kv, h_.head_dim),
         lowbit::nn::rope_table(lowbit::nn::rope_config{.n_rot = h_.n_rot, .theta_base = h_.rope_theta}, n_ctx_),

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/nn/detail/checks.hpp"
+#include "lowbit/nn/detail/simd.hpp"
+#include "lowbit/nn/kv_cache.hpp"
+
+namespace lowbit::nn {
+
+namespace detail {
+/// n rounded up to a multiple of 16 floats (64 bytes).
+constexpr std::size_t pad16(std::size_t n) noexcept { return (n + 15) / 16 * 16; }
+}  // namespace detail
+
+/// What one `attention` call computes: which layer, which query tokens, how many heads, what scale.
+struct attention_params {
+  std::size_t layer = 0;         ///< layer of the KV cache to read
+  std::size_t pos = 0;           ///< position of the first query token
+  std::size_t n_tokens = 1;      ///< M: query tokens, at positions [pos, pos + M)
+  std::size_t n_heads = 0;       ///< query heads; a multiple of the cache's n_kv_heads
+  std::optional<float> scale{};  ///< logit scale; empty means 1 / sqrt(head_dim)
+};
+
+/// Scratch memory reused across `attention` calls, so that decoding allocates nothing.
+///
+/// Holds one slot per thread: two head_dim f32 rows (decode scratch and accumulator) then
+/// `max_keys` f32 scores, each part padded to 64 bytes. `attention` grows it when a call needs more (more threads, a
+/// longer context); `reserve(threads, n_ctx, head_dim)` once up front and no call allocates. Not thread-safe: one
+/// workspace per concurrent caller.
+class attention_workspace {
+ public:
+  /// An empty workspace; the first `attention` call (or `reserve`) allocates.
+  attention_workspace() = default;
+
+  /// Ensures room for `n_threads` slots of `max_keys` scores and `head_dim` rows; never shrinks.
+  void reserve(std::size_t n_threads, std::size_t max_keys, std::size_t head_dim) {
+    const std::size_t slot = 2 * detail::pad16(head_dim) + detail::pad16(max_keys);
+    if (slot > slot_size_ || n_threads > n_slots_) {
+      slot_size_ = std::max(slot, slot_size_);
+      n_slots_ = std::max(n_threads, n_slots_);
+      buffer_.assign(slot_size_ * n_slots_ + pad, 0.0f);
+    }
+  }
+
+  /// Floats held (0 before the first use).
+  [[nodiscard]] std::size_t capacity() const noexcept { return buffer_.size(); }
+
+  /// Scratch slot `i` (< the reserved thread count), 64-byte aligned. For `attention` only.
+  [[nodiscard]] float* slot(std::size_t i) noexcept {
+    float* base = buffer_.data();
+    const auto misalign = reinterpret_cast<std::uintptr_t>(base) % 64;
+    if (misalign != 0) base += (64 - misalign) / sizeof(float);
+    return base + i * slot_size_;
+  }
+
+ private:
+  static constexpr std::size_t pad = 16;  // floats: room to align the first slot to 64 bytes
+
+  std::vector<float> buffer_;
+  std::size_t slot_size_ = 0;
+  std::size_t n_slots_ = 0;
+};
+
+namespace detail {
+
+template <kv_element E>
+void check_attention_args(std::span<const float> q, const kv_cache<E>& cache, const attention_params& p,
+                          std::span<float> out) {
+  const std::size_t hd = cache.head_dim();
+  const std::size_t n_kv = cache.n_kv_heads();
+  check(p.n_heads > 0 && p.n_heads % n_kv == 0, errc::shape_mismatch, [&] {
+    return "attention: n_heads = " + std::to_string(p.n_heads) +
+           " is not a positive multiple of the cache's n_kv_heads = " + std::to_string(n_kv);
+  });
+  check_extent("attention", "q", q.size(), p.n_tokens * p.n_heads * hd, "n_tokens * n_heads * head_dim");
+  check_extent("attention", "out", out.size(), p.n_tokens * p.n_heads * hd, "n_tokens * n_heads * head_dim");
+  const std::size_t written = cache.length(p.layer);  // throws out_of_range for a bad layer
+  check(p.pos + p.n_tokens <= written, errc::out_of_range, [&] {
+    return "attention: pos = " + std::to_string(p.pos) + " + n_tokens = " + std::to_string(p.n_tokens) +
+           " exceeds the " + std::to_string(written) + " positions written in layer " + std::to_string(p.layer) +
+           " (n_ctx = " + std::to_string(cache.n_ctx()) + ")";
+  });
+  if (p.scale) {
+    check(std::isfinite(*p.scale), errc::invalid_argument, "attention: scale must be finite");
+  }
+}
+
+/// Row `t` of a cached (n_ctx, head_dim) block as f32: the row itself for f32 storage, otherwise
+/// decoded into `scratch`.
+template <kv_element E>
+const float* cached_row(const typename E::storage_type* block, std::size_t t, std::size_t hd, float* scratch) noexcept {
+  const auto* row = block + t * hd;
+  if constexpr (std::is_same_v<typename E::storage_type, float>) {
+    return row;
+  } else {
+    if constexpr (requires { E::decode_row(row, scratch, hd); }) {
+      E::decode_row(row, scratch, hd);
+    } else {
+      for (std::size_t d = 0; d < hd; ++d) scratch[d] = E::decode(row[d]);
+    }
+    return scratch;
+  }
+}
+
+/// out[d] = sum_t p[t] * V[t, d] for f32 rows V: (n, hd), accumulating in registers
+/// four batches of d at a time.
+inline void weighted_row_sum(float* out, const float* p, const float* v, std::size_t n, std::size_t hd) noexcept {
+  constexpr std::size_t w = batch_width;
+  std::size_t d = 0;
+  for (; d + 4 * w <= hd; d += 4 * w) {
+    batch_f32 a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
+    for (std::size_t t = 0; t < n; ++t) {
+      const batch_f32 pt(p[t]);
+      const float* r = v + t * hd + d;
+      a0 = xsimd::fma(pt, batch_f32::load_unaligned(r), a0);
+      a1 = xsimd::fma(pt, batch_f32::load_unaligned(r + w), a1);
+      a2 = xsimd::fma(pt, batch_f32::load_unaligned(r + 2 * w), a2);
+      a3 = xsimd::fma(pt, batch_f32::load_unaligned(r + 3 * w), a3);
+    }
+    a0.store_unaligned(out + d);
+    a1.store_unaligned(out + d + w);
+    a2.store_unaligned(out + d + 2 * w);
+    a3.store_unaligned(out + d + 3 * w);
+  }
+  for (; d + w <= hd; d += w) {
+    batch_f32 a(0.0f);
+    for (std::size_t t = 0; t < n; ++t) a = xsimd::fma(batch_f32(p[t]), batch_f32::load_unaligned(v + t * hd + d), a);
+    a.store_unaligned(out + d);
+  }
+  for (; d < hd; ++d) {
+    float a = 0.0f;
+    for (std::size_t t = 0; t < n; ++t) a += p[t] * v[t * hd + d];
+    out[d] = a;
+  }
+}
+
+}  // namespace detail
+
+/// Grouped-query causal scaled-dot-product attention of M new tokens against a KV cache.
+///
+/// For token i (position pos + i), query head h and its KV head g = h / (n_heads / n_kv_heads):
+/// `s_t = scale * <q[i, h, :], K_g[t, :]>` for t in [0, pos + i] (causal: later keys are masked),
+/// `a_t = exp(s_t - max_t s_t) / sum_t exp(s_t - max_t s_t)`, `out[i, h * head_dim + d] =
+/// sum_t a_t V_g[t, d]`. All f32; cached f16 elements are decoded exactly before use.
+///
+/// Shapes: `q: (M, n_heads, head_dim)` after RoPE; the cache holds K_g, V_g: (n_ctx, head_dim)
+/// per KV head, of which rows [0, pos + M) are read; `out: (M, n_heads * head_dim)`, row-major
+/// (heads concatenated, the input of the output projection). M = params.n_tokens.
+/// Units: scale is per unit of q.k (default 1 / sqrt(head_dim)); out has the units of V.
+///
+/// throws lowbit::error{errc::shape_mismatch} if n_heads is not a positive multiple of
+/// n_kv_heads (naming both) or q / out do not hold M * n_heads * head_dim elements;
+/// errc::out_of_range if layer >= n_layers or pos + M exceeds the positions written in that
+/// layer (naming pos, M, the length and n_ctx); errc::invalid_argument if scale is not finite or
+/// t.count < 1. Checks happen before anything is written.
+///
+/// Allocation: none when `ws` was reserved for (threads, pos + M, head_dim); otherwise `ws`
+/// grows once. `out` must not overlap `q`. Work is split over (token, head) pairs, assigned
+/// round-robin so that causal rows of unequal length balance; small problems stay on one thread.
+/// Scores live in a per-thread row of `ws` (two passes: scores and max, then exp and sum), so
+/// decode (M = 1) costs one dot product and one axpy per cached position per head.
+///
+/// Source: Vaswani et al., arXiv:1706.03762 (scaled dot-product attention); Ainslie et al.,
+/// "GQA", arXiv:2305.13245 (grouped KV heads); masking and head mapping as llama.cpp
+/// (ggml-cpu ops.cpp, soft_max with the causal KQ mask and flash_attn_ext's h / (n_head / n_head_kv)).
+template <kv_element E>
+void attention(std::span<const float> q, const kv_cache<E>& cache, const attention_params& params, std::span<float> out,
+               attention_workspace& ws, threads t = {}) {
+  detail::check_attention_args(q, cache, params, out);
+  check(t.count >= 1, errc::invalid_argument, "attention: thread count must be >= 1");
+  const std::size_t M = params.n_tokens;
+  const std::size_t n_heads = params.n_heads;
+  const std::size_t hd = cache.head_dim();
+  if (M == 0) return;
+  const std::size_t group = n_heads / cache.n_kv_heads();
+  const float scale = params.scale.value_or(1.0f / std::sqrt(static_cast<float>(hd)));
+  const std::size_t units = M * n_heads;
+
+  // About 2 * keys * head_dim flops per unit; below ~64k flops a parallel region costs more than it saves.
+  const std::size_t work = units * (params.pos + (M + 1) / 2) * hd;
+  std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(t.count), units);
+  if (work < (std::size_t{1} << 15)) workers = 1;
+  ws.reserve(workers, params.pos + M, hd);
+
+  // The cache keeps a layer's KV heads contiguous, (n_kv_heads, n_ctx, head_dim): resolve (and
+  // bounds-check) the layer once here, so the parallel body cannot throw.
+  const auto* k_layer = cache.keys(params.layer, 0).data();
+  const auto* v_layer = cache.values(params.layer, 0).data();
+  const std::size_t head_stride = cache.n_ctx() * hd;
+
+  auto run_unit = [&](std::size_t u, float* slot) {
+    const std::size_t i = u / n_heads;
+    const std::size_t h = u % n_heads;
+    const std::size_t g = h / group;
+    const std::size_t n_keys = params.pos + i + 1;
+    const float* qrow = q.data() + u * hd;  // u = i * n_heads + h
+    float* orow = out.data() + u * hd;
+    float* row_scratch = slot;                      // (head_dim)
+    float* acc_scratch = slot + detail::pad16(hd);  // (head_dim)
+    float* scores = slot + 2 * detail::pad16(hd);   // (n_keys)
+    const auto* kb = k_layer + g * head_stride;     // K_g: (n_ctx, head_dim)
+    const auto* vb = v_layer + g * head_stride;     // V_g: (n_ctx, head_dim)
+
+    for (std::size_t k = 0; k < n_keys; ++k) {
+      scores[k] = scale * detail::dot(qrow, detail::cached_row<E>(kb, k, hd, row_scratch), hd);
+    }
+    const float m = detail::max_element(scores, n_keys);
+    const float sum = detail::exp_shifted_sum(scores, scores, m, n_keys);
+    if constexpr (std::is_same_v<typename E::storage_type, float>) {
+      (void)acc_scratch;
+      detail::weighted_row_sum(orow, scores, vb, n_keys, hd);
+    } else {
+      std::fill(acc_scratch, acc_scratch + hd, 0.0f);
+      for (std::size_t k = 0; k < n_keys; ++k) {
+        detail::axpy(acc_scratch, scores[k], detail::cached_row<E>(vb, k, hd, row_scratch), hd);
+      }
+      std::copy(acc_scratch, acc_scratch + hd, orow);
+    }
+    detail::scale(orow, 1.0f / sum, orow, hd);
+  };
+
+  if (workers == 1) {
+    for (std::size_t u = 0; u < units; ++u) run_unit(u, ws.slot(0));
+    return;
+  }
+  // One index per worker; worker c takes units c, c + workers, ... (round-robin over causal rows).
+  parallel_for(threads{static_cast<int>(workers)}, workers, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t c = begin; c < end; ++c) {
+      for (std::size_t u = c; u < units; u += workers) run_unit(u, ws.slot(c));
+    }
+  });
+}
+
+namespace reference {
+
+/// Scalar twin of `lowbit::nn::attention`: the same formula with plain loops, dot products and
+/// weighted sums accumulated in double, the softmax sum in double; single-threaded; allocates
+/// one score row per call.
+///
+/// Same shapes and errors as `lowbit::nn::attention`.
+template <kv_element E>
+void attention(std::span<const float> q, const kv_cache<E>& cache, const attention_params& params,
+               std::span<float> out) {
+  detail::check_attention_args(q, cache, params, out);
+  const std::size_t M = params.n_tokens;
+  const std::size_t n_heads = params.n_heads;
+  const std::size_t hd = cache.head_dim();
+  const std::size_t group = n_heads / cache.n_kv_heads();
+  const float scale = params.scale.value_or(1.0f / std::sqrt(static_cast<float>(hd)));
+  std::vector<float> scores(params.pos + M);
+  for (std::size_t i = 0; i < M; ++i) {
+    for (std::size_t h = 0; h < n_heads; ++h) {
+      const std::size_t g = h / group;
+      const std::size_t n_keys = params.pos + i + 1;
+      const float* qrow = q.data() + (i * n_heads + h) * hd;
+      const auto keys = cache.keys(params.layer, g);
+      const auto values = cache.values(params.layer, g);
+      float m = -std::numeric_limits<float>::infinity();
+      for (std::size_t k = 0; k < n_keys; ++k) {
+        double acc = 0.0;
+        for (std::size_t d = 0; d < hd; ++d) acc += static_cast<double>(qrow[d]) * E::decode(keys[k * hd + d]);
+        scores[k] = scale * static_cast<float>(acc);
+        m = std::max(m, scores[k]);
+      }
+      double sum = 0.0;
+      for (std::size_t k = 0; k < n_keys; ++k) {
+        scores[k] = std::exp(scores[k] - m);
+        sum += scores[k];
+      }
+      for (std::size_t d = 0; d < hd; ++d) {
+        double acc = 0.0;
+        for (std::size_t k = 0; k < n_keys; ++k) acc += static_cast<double>(scores[k]) * E::decode(values[k * hd + d]);
+        out[(i * n_heads + h) * hd + d] = static_cast<float>(acc / sum);
+      }
+    }
+  }
+}
+
+}  // namespace reference
+
+}  // namespace lowbit::nn
