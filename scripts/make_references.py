@@ -212,7 +212,8 @@ def import_bindings(llama_src: Path, lib_dir: Path):
 class Llama:
     """Minimal wrapper over the low-level API."""
 
-    def __init__(self, C, model_path: Path, n_threads: int, n_ctx: int, n_batch: int):
+    def __init__(self, C, model_path: Path, n_threads: int, n_ctx: int, n_batch: int,
+                 flash_attn_type: int | None = None, kv_type: int | None = None):
         self.C = C
         self.log_lines: list[str] = []
 
@@ -238,6 +239,11 @@ class Llama:
         cparams.n_threads = n_threads
         cparams.n_threads_batch = n_threads
         cparams.no_perf = True
+        if flash_attn_type is not None:
+            cparams.flash_attn_type = flash_attn_type
+        if kv_type is not None:
+            cparams.type_k = kv_type
+            cparams.type_v = kv_type
         self.cparams = {
             "n_ctx": n_ctx,
             "n_batch": n_batch,
@@ -547,6 +553,27 @@ def main() -> int:
         notes.append("greedy outputs identical with n_threads=1" if same_greedy
                      else "greedy outputs DIFFER with n_threads=1")
 
+    # ------------------- llama.cpp against itself: how far its own variants lie
+    # The same prompt without flash attention (f16 and f32 KV cache). The KL divergence between
+    # these and the reference is llama.cpp's own numerical spread on this model: a reimplementation
+    # whose arithmetic is not bit-identical cannot be expected to land closer than this.
+    def kl_stats(p_logits: np.ndarray, q_logits: np.ndarray) -> dict:
+        def log_softmax(x):
+            x = x.astype(np.float64)
+            x = x - x.max(axis=1, keepdims=True)
+            return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+        lp, lq = log_softmax(p_logits), log_softmax(q_logits)
+        kl = (np.exp(lp) * (lp - lq)).sum(axis=1)
+        return {"kl_mean": float(kl.mean()), "kl_max": float(kl.max()),
+                "max_abs_logit_diff": float(np.abs(p_logits - q_logits).max()),
+                "argmax_agree": int((p_logits.argmax(1) == q_logits.argmax(1)).sum())}
+    self_divergence = {}
+    for label, fa, kv in (("flash_attn_off_kv_f16", 0, 1), ("flash_attn_off_kv_f32", 0, 0)):
+        variant = Llama(C, args.model, args.threads, args.n_ctx, args.n_batch, flash_attn_type=fa, kv_type=kv)
+        variant.clear()
+        self_divergence[label] = kl_stats(logits, variant.decode(ids, 0, logits_all=True))
+        variant.close()
+
     # ------------------------------------- batch vs token-by-token evaluation
     llm.clear()
     inc = np.stack([llm.decode([t], i, logits_all=False)[0] for i, t in enumerate(ids)])
@@ -586,6 +613,7 @@ def main() -> int:
         "settings": settings,
         "system_info": sysinfo,
         "thread_check": thread_check,
+        "llama_cpp_self_divergence": self_divergence,
         "notes": common_notes,
     }
     write_json(args.out / "logits_prompt.json", logits_json)

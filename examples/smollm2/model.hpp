@@ -46,7 +46,7 @@ namespace smollm2 {
 using backend_type = lowbit::backend::simd<>;
 using layer_format = lowbit::ggml::q4_1;      ///< attention and FFN weights
 using embedding_format = lowbit::ggml::q8_0;  ///< token_embd, also the tied output projection
-using kv_element = lowbit::nn::kv_f32;        ///< llama.cpp's default KV cache type
+using kv_element = lowbit::nn::kv_f16;        ///< llama.cpp's default KV cache type
 
 /// The hyper-parameters of a LLaMA-architecture GGUF file (`llama.*` keys).
 struct hparams {

@@ -288,6 +288,11 @@ class gguf_file {
   gguf_file& operator=(gguf_file&&) noexcept = default;
   ~gguf_file() = default;
 
+  /// Drops the resident pages of `t`'s data once the caller has copied it (repacked weights), so
+  /// the file's mapping does not count twice in the process's memory; a later read of `t.data`
+  /// still sees the same bytes. No effect for a parsed buffer. See mapped_file::release_pages.
+  void release_pages(const gguf_tensor_info& t) const noexcept { map_.release_pages(t.data); }
+
   /// Maps `path` read-only and parses it; the mapping lives as long as the object.
   ///
   /// throws `lowbit::error{errc::io_error}` when the file cannot be mapped, and the parse errors of

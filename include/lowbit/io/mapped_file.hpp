@@ -100,6 +100,23 @@ class mapped_file {
   /// The file size in bytes at the time it was mapped.
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
+  /// Tells the kernel that the whole pages inside `range` (a part of bytes()) are not needed now
+  /// (`madvise(MADV_DONTNEED)`): they leave the process's resident set, and a later read maps them
+  /// in again from the file, unchanged. For data that was copied elsewhere (weights repacked at
+  /// load). Ranges outside the mapping, and partial pages at the ends, are left alone. A hint:
+  /// failures are ignored.
+  void release_pages(std::span<const std::byte> range) const noexcept {
+    if (range.empty() || data_ == nullptr) return;
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<std::uintptr_t>(range.data());
+    const auto end = begin + range.size();
+    const auto map_begin = reinterpret_cast<std::uintptr_t>(data_);
+    if (begin < map_begin || end > map_begin + size_) return;
+    const std::uintptr_t first = (begin + page - 1) / page * page;
+    const std::uintptr_t last = end / page * page;
+    if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+
   /// True when no bytes are mapped (empty file, default-constructed or moved-from object).
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 

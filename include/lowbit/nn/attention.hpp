@@ -37,8 +37,8 @@ struct attention_params {
 
 /// Scratch memory reused across `attention` calls, so that decoding allocates nothing.
 ///
-/// Holds one slot per thread: two head_dim f32 rows (decode scratch and accumulator) then
-/// `max_keys` f32 scores, each part padded to 64 bytes. `attention` grows it when a call needs more (more threads, a
+/// Holds one slot per thread: one KV head's keys and values decoded to f32 (2 x max_keys x
+/// head_dim) and `max_keys` f32 scores, each part padded to 64 bytes (2 x 2048 x 64 x 4 bytes = 1 MiB per thread at a 2048-token context). `attention` grows it when a call needs more (more threads, a
 /// longer context); `reserve(threads, n_ctx, head_dim)` once up front and no call allocates. Not thread-safe: one
 /// workspace per concurrent caller.
 class attention_workspace {
@@ -48,7 +48,7 @@ class attention_workspace {
 
   /// Ensures room for `n_threads` slots of `max_keys` scores and `head_dim` rows; never shrinks.
   void reserve(std::size_t n_threads, std::size_t max_keys, std::size_t head_dim) {
-    const std::size_t slot = 2 * detail::pad16(head_dim) + detail::pad16(max_keys);
+    const std::size_t slot = 2 * detail::pad16(max_keys * head_dim) + detail::pad16(max_keys);
     if (slot > slot_size_ || n_threads > n_slots_) {
       slot_size_ = std::max(slot, slot_size_);
       n_slots_ = std::max(n_threads, n_slots_);
@@ -116,6 +116,16 @@ const float* cached_row(const typename E::storage_type* block, std::size_t t, st
   }
 }
 
+/// Decodes n cached elements to f32 (the policy's row decoder when it has one).
+template <kv_element E>
+void decode_rows(const typename E::storage_type* src, float* dst, std::size_t n) noexcept {
+  if constexpr (requires { E::decode_row(src, dst, n); }) {
+    E::decode_row(src, dst, n);
+  } else {
+    for (std::size_t d = 0; d < n; ++d) dst[d] = E::decode(src[d]);
+  }
+}
+
 /// out[d] = sum_t p[t] * V[t, d] for f32 rows V: (n, hd), accumulating in registers
 /// four batches of d at a time.
 inline void weighted_row_sum(float* out, const float* p, const float* v, std::size_t n, std::size_t hd) noexcept {
@@ -169,10 +179,11 @@ inline void weighted_row_sum(float* out, const float* p, const float* v, std::si
 /// t.count < 1. Checks happen before anything is written.
 ///
 /// Allocation: none when `ws` was reserved for (threads, pos + M, head_dim); otherwise `ws`
-/// grows once. `out` must not overlap `q`. Work is split over (token, head) pairs, assigned
-/// round-robin so that causal rows of unequal length balance; small problems stay on one thread.
-/// Scores live in a per-thread row of `ws` (two passes: scores and max, then exp and sum), so
-/// decode (M = 1) costs one dot product and one axpy per cached position per head.
+/// grows once. `out` must not overlap `q`. Work is split over (KV head, block of up to 16 query
+/// tokens) units, assigned round-robin so that causal blocks of unequal length balance; small
+/// problems stay on one thread. A unit decodes its KV head's cached rows to f32 once (in `ws`)
+/// and serves every query head of its group; scores live in a per-thread row of `ws` (two passes:
+/// scores and max, then exp and sum).
 ///
 /// Source: Vaswani et al., arXiv:1706.03762 (scaled dot-product attention); Ainslie et al.,
 /// "GQA", arXiv:2305.13245 (grouped KV heads); masking and head mapping as llama.cpp
@@ -188,10 +199,15 @@ void attention(std::span<const float> q, const kv_cache<E>& cache, const attenti
   if (M == 0) return;
   const std::size_t group = n_heads / cache.n_kv_heads();
   const float scale = params.scale.value_or(1.0f / std::sqrt(static_cast<float>(hd)));
-  const std::size_t units = M * n_heads;
 
-  // About 2 * keys * head_dim flops per unit; below ~64k flops a parallel region costs more than it saves.
-  const std::size_t work = units * (params.pos + (M + 1) / 2) * hd;
+  // Work units are (KV head, block of query tokens): a unit decodes its KV head's rows once and
+  // serves all `group` query heads of every token in the block.
+  const std::size_t n_kv = cache.n_kv_heads();
+  const std::size_t token_block = M <= 8 ? M : 16;
+  const std::size_t blocks = (M + token_block - 1) / token_block;
+  const std::size_t units = n_kv * blocks;
+  // About 4 * keys * head_dim flops per query head; below ~64k flops a parallel region costs more than it saves.
+  const std::size_t work = M * n_heads * (params.pos + (M + 1) / 2) * hd;
   std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(t.count), units);
   if (work < (std::size_t{1} << 15)) workers = 1;
   ws.reserve(workers, params.pos + M, hd);
@@ -201,43 +217,50 @@ void attention(std::span<const float> q, const kv_cache<E>& cache, const attenti
   const auto* k_layer = cache.keys(params.layer, 0).data();
   const auto* v_layer = cache.values(params.layer, 0).data();
   const std::size_t head_stride = cache.n_ctx() * hd;
+  constexpr bool f16_storage = !std::is_same_v<typename E::storage_type, float>;
 
+  const std::size_t keys_cap = params.pos + M;  // the slot layout below fits what reserve() sized
   auto run_unit = [&](std::size_t u, float* slot) {
-    const std::size_t i = u / n_heads;
-    const std::size_t h = u % n_heads;
-    const std::size_t g = h / group;
-    const std::size_t n_keys = params.pos + i + 1;
-    const float* qrow = q.data() + u * hd;  // u = i * n_heads + h
-    float* orow = out.data() + u * hd;
-    float* row_scratch = slot;                      // (head_dim)
-    float* acc_scratch = slot + detail::pad16(hd);  // (head_dim)
-    float* scores = slot + 2 * detail::pad16(hd);   // (n_keys)
-    const auto* kb = k_layer + g * head_stride;     // K_g: (n_ctx, head_dim)
-    const auto* vb = v_layer + g * head_stride;     // V_g: (n_ctx, head_dim)
-
-    for (std::size_t k = 0; k < n_keys; ++k) {
-      scores[k] = scale * detail::dot(qrow, detail::cached_row<E>(kb, k, hd, row_scratch), hd);
-    }
-    const float m = detail::max_element(scores, n_keys);
-    const float sum = detail::exp_shifted_sum(scores, scores, m, n_keys);
-    if constexpr (std::is_same_v<typename E::storage_type, float>) {
-      (void)acc_scratch;
-      detail::weighted_row_sum(orow, scores, vb, n_keys, hd);
+    const std::size_t g = u % n_kv;
+    const std::size_t i_begin = (u / n_kv) * token_block;
+    const std::size_t i_end = std::min(M, i_begin + token_block);
+    const std::size_t n_keys_max = params.pos + i_end;  // the last token of the block sees the most keys
+    float* k_f32 = slot;                                             // (n_keys, head_dim)
+    float* v_f32 = k_f32 + detail::pad16(keys_cap * hd);      // (n_keys, head_dim)
+    float* scores = v_f32 + detail::pad16(keys_cap * hd);            // (n_keys)
+    const auto* kb = k_layer + g * head_stride;                      // K_g: (n_ctx, head_dim)
+    const auto* vb = v_layer + g * head_stride;                      // V_g: (n_ctx, head_dim)
+    const float* keys = nullptr;
+    const float* values = nullptr;
+    if constexpr (f16_storage) {
+      detail::decode_rows<E>(kb, k_f32, n_keys_max * hd);
+      detail::decode_rows<E>(vb, v_f32, n_keys_max * hd);
+      keys = k_f32;
+      values = v_f32;
     } else {
-      std::fill(acc_scratch, acc_scratch + hd, 0.0f);
-      for (std::size_t k = 0; k < n_keys; ++k) {
-        detail::axpy(acc_scratch, scores[k], detail::cached_row<E>(vb, k, hd, row_scratch), hd);
-      }
-      std::copy(acc_scratch, acc_scratch + hd, orow);
+      keys = kb;
+      values = vb;
     }
-    detail::scale(orow, 1.0f / sum, orow, hd);
+    for (std::size_t i = i_begin; i < i_end; ++i) {
+      const std::size_t n_keys = params.pos + i + 1;
+      for (std::size_t h = g * group; h < (g + 1) * group; ++h) {
+        const std::size_t row = i * n_heads + h;
+        const float* qrow = q.data() + row * hd;
+        float* orow = out.data() + row * hd;
+        for (std::size_t k = 0; k < n_keys; ++k) scores[k] = scale * detail::dot(qrow, keys + k * hd, hd);
+        const float m = detail::max_element(scores, n_keys);
+        const float sum = detail::exp_shifted_sum(scores, scores, m, n_keys);
+        detail::weighted_row_sum(orow, scores, values, n_keys, hd);
+        detail::scale(orow, 1.0f / sum, orow, hd);
+      }
+    }
   };
 
   if (workers == 1) {
     for (std::size_t u = 0; u < units; ++u) run_unit(u, ws.slot(0));
     return;
   }
-  // One index per worker; worker c takes units c, c + workers, ... (round-robin over causal rows).
+  // Worker c takes units c, c + workers, ... (round-robin: later token blocks have more keys).
   parallel_for(threads{static_cast<int>(workers)}, workers, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t c = begin; c < end; ++c) {
       for (std::size_t u = c; u < units; u += workers) run_unit(u, ws.slot(c));

@@ -18,8 +18,8 @@ namespace lowbit {
 /// quantizes them for integer dot products (its Q8_0 / Q8_1 "vec_dot_type"), kept in split arrays
 /// so SIMD kernels can broadcast codes directly.
 ///
-/// Per block b of row i: `d = fp16(max|x| / 127)` (as a float), `qs = round(x * 127 / max|x|)`
-/// (ties to even, as ggml's AVX path), `sum = Σ qs` (exact int), `s = fp16(sum * max|x| / 127)`
+/// Per block b of row i: `d = fp16(max|x| / 127)` (as a float), `qs = round(x * (127 / max|x|))`
+/// (the reciprocal and ties-to-even rounding of ggml's x86 path), `sum = Σ qs` (exact int), `s = fp16(sum * max|x| / 127)`
 /// (Q8_1's stored product, from the unrounded scale).
 /// Shapes: qs (M, K) int8 row-major; d, s, sum (M, K / 32).
 /// Source: ggml `quantize_row_q8_0` / `quantize_row_q8_1` (ggml/src/ggml-quants.c, ggml-cpu/arch/x86/quants.c).
@@ -59,7 +59,7 @@ inline bool quantize_activation_block(const float* x, std::int8_t* qs, float& d,
     amax = std::fmax(amax, std::fabs(x[j]));
   }
   const float scale = amax / 127.0f;
-  const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+  const float inv = amax != 0.0f ? 127.0f / amax : 0.0f;  // ggml's x86 path; 1 / scale can differ by an ulp
   std::int32_t total = 0;
   for (std::size_t j = 0; j < 32; ++j) {
     qs[j] = static_cast<std::int8_t>(std::nearbyint(x[j] * inv));

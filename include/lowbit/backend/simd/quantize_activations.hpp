@@ -47,7 +47,7 @@ void quantize_activations(matrix_view<const float> x, activation_q8& out) {
                std::to_string(b * 32 + 32) + "): NaN or infinity";
       });
       const float scale = max_abs / 127.0f;
-      const batch inv(scale != 0.0f ? 1.0f / scale : 0.0f);
+      const batch inv(max_abs != 0.0f ? 127.0f / max_abs : 0.0f);
       ibatch total(0);
       for (std::size_t j = 0; j < 32; j += lanes) {
         const ibatch q = xsimd::nearbyint_as_int(batch::load_unaligned(src + j) * inv);
