@@ -27,6 +27,7 @@ struct options {
   std::size_t tokens = 128;
   int threads = 0;
   std::size_t ctx = 2048;
+  bool ctx_given = false;
   smollm2::sampler_config sampling{};
   bool raw = false;
   bool bench = false;
@@ -77,7 +78,10 @@ options parse(int argc, char** argv) {
     else if (a == "--system") o.system = value();
     else if (a == "--tokens" || a == "-n") o.tokens = parse_count(a, value());
     else if (a == "--threads" || a == "-t") o.threads = static_cast<int>(parse_count(a, value()));
-    else if (a == "--ctx") o.ctx = parse_count(a, value());
+    else if (a == "--ctx") {
+      o.ctx = parse_count(a, value());
+      o.ctx_given = true;
+    }
     else if (a == "--temperature") o.sampling.temperature = parse_float(a, value());
     else if (a == "--top-k") o.sampling.top_k = parse_count(a, value());
     else if (a == "--top-p") o.sampling.top_p = parse_float(a, value());
@@ -133,7 +137,8 @@ void run_bench(smollm2::model& m, const options& o) {
 int run(int argc, char** argv) {
   const options o = parse(argc, argv);
   const lowbit::threads t{o.threads};
-  const std::size_t ctx = o.bench ? std::max(o.ctx, o.bench_pp + o.bench_tg + 16) : o.ctx;
+  // Like llama-bench, a benchmark's context holds exactly its prompt and generated tokens.
+  const std::size_t ctx = o.bench && !o.ctx_given ? std::max<std::size_t>(o.bench_pp + o.bench_tg, 16) : o.ctx;
   smollm2::model m(o.model_path, ctx, t);
   if (o.bench) {
     run_bench(m, o);

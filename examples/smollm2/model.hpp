@@ -88,6 +88,7 @@ struct runtime_state {
   lowbit::nn::rope_table rope;
   lowbit::nn::attention_workspace attention_scratch;
   lowbit::gemm_workspace gemm_scratch;
+  lowbit::graph::activation_pool pool;
 };
 
 /// RMSNorm over the features of each token, in place.
@@ -113,15 +114,16 @@ class self_attention_layer {
 
   void forward(lowbit::graph::activation& x, lowbit::graph::context& ctx) {
     const std::size_t M = x.rows;
-    project(wq_, x, q_, ctx);
-    project(wk_, x, k_, ctx);
-    project(wv_, x, v_, ctx);
-    lowbit::nn::rope(q_.data, M, h_->n_head, h_->head_dim, ctx.position, state_->rope, ctx.thread_count);
-    lowbit::nn::rope(k_.data, M, h_->n_head_kv, h_->head_dim, ctx.position, state_->rope, ctx.thread_count);
-    state_->cache.write(ctx.repetition, ctx.position, M, k_.data, v_.data);
+    auto q = lowbit::graph::borrow(ctx), k = lowbit::graph::borrow(ctx), v = lowbit::graph::borrow(ctx);
+    project(wq_, x, *q, ctx);
+    project(wk_, x, *k, ctx);
+    project(wv_, x, *v, ctx);
+    lowbit::nn::rope(q->data, M, h_->n_head, h_->head_dim, ctx.position, state_->rope, ctx.thread_count);
+    lowbit::nn::rope(k->data, M, h_->n_head_kv, h_->head_dim, ctx.position, state_->rope, ctx.thread_count);
+    state_->cache.write(ctx.repetition, ctx.position, M, k->data, v->data);
     x.resize(M, h_->n_head * h_->head_dim);
     lowbit::nn::attention_params params{.layer = ctx.repetition, .pos = ctx.position, .n_tokens = M, .n_heads = h_->n_head};
-    lowbit::nn::attention(q_.data, state_->cache, params, x.data, state_->attention_scratch, ctx.thread_count);
+    lowbit::nn::attention(q->data, state_->cache, params, x.data, state_->attention_scratch, ctx.thread_count);
   }
 
  private:
@@ -134,7 +136,6 @@ class self_attention_layer {
   const hparams* h_;
   runtime_state* state_;
   linear_type wq_, wk_, wv_;
-  lowbit::graph::activation q_, k_, v_;
 };
 
 /// The SwiGLU feed-forward network: down(silu(gate(x)) * up(x)) (Shazeer, "GLU Variants Improve
@@ -147,18 +148,18 @@ class swiglu_ffn_layer {
 
   void forward(lowbit::graph::activation& x, lowbit::graph::context& ctx) {
     const auto& t = ctx.thread_count;
-    gate_out_.resize(x.rows, gate_.weight().rows);
-    up_out_.resize(x.rows, up_.weight().rows);
-    lowbit::gemm<backend_type>(x.view(), gate_.weight(), gate_out_.view(), t, lowbit::epilogue::store{}, ctx.gemm_scratch);
-    lowbit::gemm<backend_type>(x.view(), up_.weight(), up_out_.view(), t, lowbit::epilogue::store{}, ctx.gemm_scratch);
-    lowbit::nn::swiglu(gate_out_.data, up_out_.data, gate_out_.data, t);
-    down_.forward(gate_out_, ctx);
-    std::swap(x, gate_out_);
+    auto gate_out = lowbit::graph::borrow(ctx), up_out = lowbit::graph::borrow(ctx);
+    gate_out->resize(x.rows, gate_.weight().rows);
+    up_out->resize(x.rows, up_.weight().rows);
+    lowbit::gemm<backend_type>(x.view(), gate_.weight(), gate_out->view(), t, lowbit::epilogue::store{}, ctx.gemm_scratch);
+    lowbit::gemm<backend_type>(x.view(), up_.weight(), up_out->view(), t, lowbit::epilogue::store{}, ctx.gemm_scratch);
+    lowbit::nn::swiglu(gate_out->data, up_out->data, gate_out->data, t);
+    down_.forward(*gate_out, ctx);
+    std::swap(x, *gate_out);
   }
 
  private:
   linear_type gate_, up_, down_;
-  lowbit::graph::activation gate_out_, up_out_;
 };
 
 namespace detail {
@@ -215,7 +216,7 @@ class model {
     state_ = std::make_unique<runtime_state>(runtime_state{
         lowbit::nn::kv_cache<kv_element>(h_.n_layers, n_ctx_, h_.n_head_kv, h_.head_dim),
         lowbit::nn::rope_table(lowbit::nn::rope_config{.n_rot = h_.n_rot, .theta_base = h_.rope_theta}, n_ctx_),
-        {}, {}});
+        {}, {}, {}});
     body_.emplace(detail::make_body(file_, h_, *state_, t));
   }
 
@@ -238,7 +239,8 @@ class model {
     lowbit::nn::embedding(
         [&](std::size_t row, std::span<float> out) { lowbit::dequantize_row(token_embd_, row, out); }, h_.n_vocab,
         h_.n_embd, ids, x_.data);
-    lowbit::graph::context ctx{.thread_count = t, .position = pos, .repetition = 0, .gemm_scratch = &state_->gemm_scratch};
+    lowbit::graph::context ctx{.thread_count = t, .position = pos, .repetition = 0, .gemm_scratch = &state_->gemm_scratch,
+                               .pool = &state_->pool};
     if (!all_logits && x_.rows > 1) {
       // Only the last token's logits are wanted: the blocks see every token (they fill the KV
       // cache), the output projection only the last.

@@ -20,16 +20,16 @@ class linear_layer {
   explicit linear_layer(weight_view<F> w, threads t = {}) : weight_(prepare_weight<B>(w, t)) {}
 
   void forward(activation& x, context& ctx) {
-    out_.resize(x.rows, weight_.rows);
-    gemm<B>(x.view(), weight_, out_.view(), ctx.thread_count, epilogue::store{}, ctx.gemm_scratch);
-    std::swap(x, out_);
+    auto out = borrow(ctx);
+    out->resize(x.rows, weight_.rows);
+    gemm<B>(x.view(), weight_, out->view(), ctx.thread_count, epilogue::store{}, ctx.gemm_scratch);
+    std::swap(x, *out);  // x's old storage goes back to the pool
   }
 
   const prepared_weight_t<B, F>& weight() const noexcept { return weight_; }
 
  private:
   prepared_weight_t<B, F> weight_;
-  activation out_;
 };
 
 /// Builds a linear_layer<F, B> from a weight view.

@@ -2,6 +2,7 @@
 // Copyright lowbit contributors
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,21 +21,22 @@ class residual_layer {
   explicit residual_layer(Inner inner) : inner_(std::move(inner)) {}
 
   void forward(activation& x, context& ctx) {
-    saved_.assign(x.data.begin(), x.data.end());
+    auto saved = borrow(ctx);
+    saved->resize(x.rows, x.cols);
+    std::copy(x.data.begin(), x.data.end(), saved->data.begin());
     const std::size_t rows = x.rows, cols = x.cols;
     inner_.forward(x, ctx);
     check(x.rows == rows && x.cols == cols, errc::shape_mismatch, [&] {
       return "residual: inner layer changed the shape from (" + std::to_string(rows) + ", " + std::to_string(cols) +
              ") to (" + std::to_string(x.rows) + ", " + std::to_string(x.cols) + ")";
     });
-    for (std::size_t i = 0; i < saved_.size(); ++i) x.data[i] += saved_[i];
+    for (std::size_t i = 0; i < x.data.size(); ++i) x.data[i] += saved->data[i];
   }
 
   Inner& inner() noexcept { return inner_; }
 
  private:
   Inner inner_;
-  std::vector<float> saved_;
 };
 
 template <layer Inner>
