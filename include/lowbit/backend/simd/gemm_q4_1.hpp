@@ -12,7 +12,7 @@
 #include <immintrin.h>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
-#include "lowbit/backend/simd/panel_schedule.hpp"
+#include "lowbit/backend/simd/packed_panels.hpp"
 #include "lowbit/backend/simd/quantize_activations.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/backend/simd/xsimd_compat.hpp"
@@ -38,21 +38,7 @@ namespace lowbit {
 /// The same bytes as the file's blocks (5 bits per weight), in an ISA-independent order: one
 /// 512-bit load holds 4 codes of each of 16 rows, so `vpdpbusd` with a broadcast activation dword
 /// yields 16 row sums at once. `unpack_q4_1` restores the file layout exactly.
-struct packed_q4_1 {
-  using format_type = ggml::q4_1;
-  using layout_type = k_packed<16, 4>;
-  static constexpr std::size_t nr = 16;
-  static constexpr std::size_t block_stride = 320;
-  std::size_t rows = 0;  ///< N
-  std::size_t cols = 0;  ///< K
-  simd_detail::aligned_buffer bytes;
-
-  std::size_t panels() const noexcept { return (rows + nr - 1) / nr; }
-  std::size_t blocks_per_row() const noexcept { return cols / 32; }
-  const std::uint8_t* panel(std::size_t p) const noexcept {
-    return reinterpret_cast<const std::uint8_t*>(bytes.data()) + p * blocks_per_row() * block_stride;
-  }
-};
+using packed_q4_1 = packed_panels<ggml::q4_1, 320>;
 
 /// Packs W (file layout) into panels; see packed_q4_1. Threads split the panels.
 inline packed_q4_1 pack_q4_1(weight_view<ggml::q4_1> w, threads t = {}) {
@@ -195,25 +181,6 @@ inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
 }
 
 /// Runs the microkernel over rows [i_begin, i_end) of x and one panel, in tiles of up to 4 rows.
-template <class Arch, class Epilogue>
-inline void q4_1_panel(const packed_q4_1& w, std::size_t p, const activation_q8& xq, std::size_t i_begin,
-                       std::size_t i_end, matrix_view<float> y, const Epilogue& e) {
-  float acc[4][16];
-  const std::size_t n0 = p * 16;
-  const std::size_t count = std::min<std::size_t>(16, w.rows - n0);
-  const std::size_t nb = w.blocks_per_row();
-  std::size_t i = i_begin;
-  for (; i + 4 <= i_end; i += 4) {
-    q4_1_microkernel<Arch, 4>(w.panel(p), nb, xq, i, acc);
-    for (int r = 0; r < 4; ++r) e(y.row(i + r), acc[r], n0, count);
-  }
-  const std::size_t rest = i_end - i;
-  if (rest == 3) q4_1_microkernel<Arch, 3>(w.panel(p), nb, xq, i, acc);
-  if (rest == 2) q4_1_microkernel<Arch, 2>(w.panel(p), nb, xq, i, acc);
-  if (rest == 1) q4_1_microkernel<Arch, 1>(w.panel(p), nb, xq, i, acc);
-  for (std::size_t r = 0; r < rest; ++r) e(y.row(i + r), acc[r], n0, count);
-}
-
 }  // namespace simd_detail
 
 /// Q4_1 GEMM on the SIMD backend: activations quantized on the fly (activation_q8, ggml's Q8_1
@@ -222,17 +189,20 @@ inline void q4_1_panel(const packed_q4_1& w, std::size_t p, const activation_q8&
 template <class Arch>
 struct gemm_kernel<ggml::q4_1, backend::simd<Arch>> {
   using weight_type = packed_q4_1;
+  struct microkernel {
+    template <int MR>
+    void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                    float (*acc)[16]) const noexcept {
+      simd_detail::q4_1_microkernel<Arch, MR>(panel, nb, xq, i0, acc);
+    }
+  };
 
   static weight_type prepare(weight_view<ggml::q4_1> w, threads t) { return pack_q4_1(w, t); }
 
   template <epilogue::stage E>
   static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
                   gemm_workspace& ws) {
-    simd_detail::quantize_activations<Arch>(x, ws.x_q8);
-    const activation_q8& xq = ws.x_q8;
-    simd_detail::for_each_panel_tile(t, w.panels(), x.rows, [&](std::size_t p, std::size_t i0, std::size_t i1) {
-      simd_detail::q4_1_panel<Arch>(w, p, xq, i0, i1, y, e);
-    });
+    simd_detail::run_packed_gemm<Arch>(x, w, y, t, e, ws, microkernel{});
   }
 };
 

@@ -12,7 +12,7 @@
 #include <immintrin.h>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
-#include "lowbit/backend/simd/panel_schedule.hpp"
+#include "lowbit/backend/simd/packed_panels.hpp"
 #include "lowbit/backend/simd/quantize_activations.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/backend/simd/xsimd_compat.hpp"
@@ -35,21 +35,7 @@ namespace lowbit {
 /// i.e. q + 128 as an unsigned byte), then the 16 rows' scales d (fp16 bits, 32 bytes). Same size
 /// as the file's blocks. The +128 offset lets `vpdpbusd` (unsigned x signed) compute
 /// Σ (q_w + 128) q_x, from which the kernel subtracts 128 Σ q_x exactly.
-struct packed_q8_0 {
-  using format_type = ggml::q8_0;
-  using layout_type = k_packed<16, 4>;
-  static constexpr std::size_t nr = 16;
-  static constexpr std::size_t block_stride = 544;
-  std::size_t rows = 0;  ///< N
-  std::size_t cols = 0;  ///< K
-  simd_detail::aligned_buffer bytes;
-
-  std::size_t panels() const noexcept { return (rows + nr - 1) / nr; }
-  std::size_t blocks_per_row() const noexcept { return cols / 32; }
-  const std::uint8_t* panel(std::size_t p) const noexcept {
-    return reinterpret_cast<const std::uint8_t*>(bytes.data()) + p * blocks_per_row() * block_stride;
-  }
-};
+using packed_q8_0 = packed_panels<ggml::q8_0, 544>;
 
 /// Packs W (file layout) into panels; see packed_q8_0. Threads split the panels.
 inline packed_q8_0 pack_q8_0(weight_view<ggml::q8_0> w, threads t = {}) {
@@ -173,25 +159,6 @@ inline void q8_0_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
   }
 }
 
-template <class Arch, class Epilogue>
-inline void q8_0_panel(const packed_q8_0& w, std::size_t p, const activation_q8& xq, std::size_t i_begin,
-                       std::size_t i_end, matrix_view<float> y, const Epilogue& e) {
-  float acc[4][16];
-  const std::size_t n0 = p * 16;
-  const std::size_t count = std::min<std::size_t>(16, w.rows - n0);
-  const std::size_t nb = w.blocks_per_row();
-  std::size_t i = i_begin;
-  for (; i + 4 <= i_end; i += 4) {
-    q8_0_microkernel<Arch, 4>(w.panel(p), nb, xq, i, acc);
-    for (int r = 0; r < 4; ++r) e(y.row(i + r), acc[r], n0, count);
-  }
-  const std::size_t rest = i_end - i;
-  if (rest == 3) q8_0_microkernel<Arch, 3>(w.panel(p), nb, xq, i, acc);
-  if (rest == 2) q8_0_microkernel<Arch, 2>(w.panel(p), nb, xq, i, acc);
-  if (rest == 1) q8_0_microkernel<Arch, 1>(w.panel(p), nb, xq, i, acc);
-  for (std::size_t r = 0; r < rest; ++r) e(y.row(i + r), acc[r], n0, count);
-}
-
 }  // namespace simd_detail
 
 /// Q8_0 GEMM on the SIMD backend: activations quantized on the fly (activation_q8, ggml's Q8_0
@@ -199,17 +166,20 @@ inline void q8_0_panel(const packed_q8_0& w, std::size_t p, const activation_q8&
 template <class Arch>
 struct gemm_kernel<ggml::q8_0, backend::simd<Arch>> {
   using weight_type = packed_q8_0;
+  struct microkernel {
+    template <int MR>
+    void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                    float (*acc)[16]) const noexcept {
+      simd_detail::q8_0_microkernel<Arch, MR>(panel, nb, xq, i0, acc);
+    }
+  };
 
   static weight_type prepare(weight_view<ggml::q8_0> w, threads t) { return pack_q8_0(w, t); }
 
   template <epilogue::stage E>
   static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
                   gemm_workspace& ws) {
-    simd_detail::quantize_activations<Arch>(x, ws.x_q8);
-    const activation_q8& xq = ws.x_q8;
-    simd_detail::for_each_panel_tile(t, w.panels(), x.rows, [&](std::size_t p, std::size_t i0, std::size_t i1) {
-      simd_detail::q8_0_panel<Arch>(w, p, xq, i0, i1, y, e);
-    });
+    simd_detail::run_packed_gemm<Arch>(x, w, y, t, e, ws, microkernel{});
   }
 };
 
