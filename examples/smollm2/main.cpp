@@ -72,26 +72,41 @@ options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw lowbit::error(lowbit::errc::invalid_argument, a + " needs a value");
       return argv[++i];
     };
-    if (a == "--help" || a == "-h") usage(0);
-    else if (a == "--model" || a == "-m") o.model_path = value();
-    else if (a == "--prompt" || a == "-p") o.prompt = value();
-    else if (a == "--system") o.system = value();
-    else if (a == "--tokens" || a == "-n") o.tokens = parse_count(a, value());
-    else if (a == "--threads" || a == "-t") o.threads = static_cast<int>(parse_count(a, value()));
+    if (a == "--help" || a == "-h")
+      usage(0);
+    else if (a == "--model" || a == "-m")
+      o.model_path = value();
+    else if (a == "--prompt" || a == "-p")
+      o.prompt = value();
+    else if (a == "--system")
+      o.system = value();
+    else if (a == "--tokens" || a == "-n")
+      o.tokens = parse_count(a, value());
+    else if (a == "--threads" || a == "-t")
+      o.threads = static_cast<int>(parse_count(a, value()));
     else if (a == "--ctx") {
       o.ctx = parse_count(a, value());
       o.ctx_given = true;
-    }
-    else if (a == "--temperature") o.sampling.temperature = parse_float(a, value());
-    else if (a == "--top-k") o.sampling.top_k = parse_count(a, value());
-    else if (a == "--top-p") o.sampling.top_p = parse_float(a, value());
-    else if (a == "--seed") o.sampling.seed = parse_count(a, value());
-    else if (a == "--raw") o.raw = true;
-    else if (a == "--bench") o.bench = true;
-    else if (a == "--bench-pp") o.bench_pp = parse_count(a, value());
-    else if (a == "--bench-tg") o.bench_tg = parse_count(a, value());
-    else if (a == "--bench-reps") o.bench_reps = std::max<std::size_t>(1, parse_count(a, value()));
-    else throw lowbit::error(lowbit::errc::invalid_argument, "unknown option '" + a + "' (see --help)");
+    } else if (a == "--temperature")
+      o.sampling.temperature = parse_float(a, value());
+    else if (a == "--top-k")
+      o.sampling.top_k = parse_count(a, value());
+    else if (a == "--top-p")
+      o.sampling.top_p = parse_float(a, value());
+    else if (a == "--seed")
+      o.sampling.seed = parse_count(a, value());
+    else if (a == "--raw")
+      o.raw = true;
+    else if (a == "--bench")
+      o.bench = true;
+    else if (a == "--bench-pp")
+      o.bench_pp = parse_count(a, value());
+    else if (a == "--bench-tg")
+      o.bench_tg = parse_count(a, value());
+    else if (a == "--bench-reps")
+      o.bench_reps = std::max<std::size_t>(1, parse_count(a, value()));
+    else
+      throw lowbit::error(lowbit::errc::invalid_argument, "unknown option '" + a + "' (see --help)");
   }
   if (o.model_path.empty()) throw lowbit::error(lowbit::errc::invalid_argument, "no model: pass --model PATH");
   if (o.threads == 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

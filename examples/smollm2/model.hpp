@@ -122,7 +122,8 @@ class self_attention_layer {
     lowbit::nn::rope(k->data, M, h_->n_head_kv, h_->head_dim, ctx.position, state_->rope, ctx.thread_count);
     state_->cache.write(ctx.repetition, ctx.position, M, k->data, v->data);
     x.resize(M, h_->n_head * h_->head_dim);
-    lowbit::nn::attention_params params{.layer = ctx.repetition, .pos = ctx.position, .n_tokens = M, .n_heads = h_->n_head};
+    lowbit::nn::attention_params params{
+        .layer = ctx.repetition, .pos = ctx.position, .n_tokens = M, .n_heads = h_->n_head};
     lowbit::nn::attention(q->data, state_->cache, params, x.data, state_->attention_scratch, ctx.thread_count);
   }
 
@@ -151,7 +152,8 @@ class swiglu_ffn_layer {
     auto gate_out = lowbit::graph::borrow(ctx), up_out = lowbit::graph::borrow(ctx);
     gate_out->resize(x.rows, gate_.weight().rows);
     up_out->resize(x.rows, up_.weight().rows);
-    lowbit::gemm<backend_type>(x.view(), gate_.weight(), gate_out->view(), t, lowbit::epilogue::store{}, ctx.gemm_scratch);
+    lowbit::gemm<backend_type>(x.view(), gate_.weight(), gate_out->view(), t, lowbit::epilogue::store{},
+                               ctx.gemm_scratch);
     lowbit::gemm<backend_type>(x.view(), up_.weight(), up_out->view(), t, lowbit::epilogue::store{}, ctx.gemm_scratch);
     lowbit::nn::swiglu(gate_out->data, up_out->data, gate_out->data, t);
     down_.forward(*gate_out, ctx);
@@ -176,9 +178,10 @@ inline auto make_block(const lowbit::io::gguf_file& f, const hparams& h, runtime
     return layer;
   };
   return sequential(
-      residual(sequential(rms_norm_layer(f32_vector_of(f, p + "attn_norm.weight", h.n_embd), h.rms_eps),
-                          self_attention_layer(h, state, lin("attn_q.weight"), lin("attn_k.weight"), lin("attn_v.weight")),
-                          lin("attn_output.weight"))),
+      residual(
+          sequential(rms_norm_layer(f32_vector_of(f, p + "attn_norm.weight", h.n_embd), h.rms_eps),
+                     self_attention_layer(h, state, lin("attn_q.weight"), lin("attn_k.weight"), lin("attn_v.weight")),
+                     lin("attn_output.weight"))),
       residual(sequential(rms_norm_layer(f32_vector_of(f, p + "ffn_norm.weight", h.n_embd), h.rms_eps),
                           swiglu_ffn_layer(lin("ffn_gate.weight"), lin("ffn_up.weight"), lin("ffn_down.weight")))));
 }
@@ -194,8 +197,9 @@ inline auto make_body(const lowbit::io::gguf_file& f, const hparams& h, runtime_
 /// A SmolLM2 model loaded from a GGUF file (weights mapped, repacked once for the SIMD backend).
 class model {
  public:
-  using body_type = decltype(detail::make_body(std::declval<const lowbit::io::gguf_file&>(), std::declval<const hparams&>(),
-                                               std::declval<runtime_state&>(), lowbit::threads{}));
+  using body_type =
+      decltype(detail::make_body(std::declval<const lowbit::io::gguf_file&>(), std::declval<const hparams&>(),
+                                 std::declval<runtime_state&>(), lowbit::threads{}));
 
   /// Loads `path` with a context of `n_ctx` positions (0 = the training context).
   /// throws lowbit::error from the reader (corrupt, truncated, unknown type), for a tensor of an
@@ -216,7 +220,9 @@ class model {
     state_ = std::make_unique<runtime_state>(runtime_state{
         lowbit::nn::kv_cache<kv_element>(h_.n_layers, n_ctx_, h_.n_head_kv, h_.head_dim),
         lowbit::nn::rope_table(lowbit::nn::rope_config{.n_rot = h_.n_rot, .theta_base = h_.rope_theta}, n_ctx_),
-        {}, {}, {}});
+        {},
+        {},
+        {}});
     body_.emplace(detail::make_body(file_, h_, *state_, t));
   }
 
@@ -236,10 +242,12 @@ class model {
              std::to_string(n_ctx_) + " tokens";
     });
     x_.resize(ids.size(), h_.n_embd);
-    lowbit::nn::embedding(
-        [&](std::size_t row, std::span<float> out) { lowbit::dequantize_row(token_embd_, row, out); }, h_.n_vocab,
-        h_.n_embd, ids, x_.data);
-    lowbit::graph::context ctx{.thread_count = t, .position = pos, .repetition = 0, .gemm_scratch = &state_->gemm_scratch,
+    lowbit::nn::embedding([&](std::size_t row, std::span<float> out) { lowbit::dequantize_row(token_embd_, row, out); },
+                          h_.n_vocab, h_.n_embd, ids, x_.data);
+    lowbit::graph::context ctx{.thread_count = t,
+                               .position = pos,
+                               .repetition = 0,
+                               .gemm_scratch = &state_->gemm_scratch,
                                .pool = &state_->pool};
     if (!all_logits && x_.rows > 1) {
       // Only the last token's logits are wanted: the blocks see every token (they fill the KV

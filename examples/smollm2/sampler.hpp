@@ -55,8 +55,9 @@ class sampler {
     candidates_.resize(logits.size());
     std::iota(candidates_.begin(), candidates_.end(), 0);
     std::size_t k = config_.top_k == 0 ? logits.size() : std::min(config_.top_k, logits.size());
-    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(k), candidates_.end(),
-                      [&](std::int32_t a, std::int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    std::partial_sort(
+        candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(k), candidates_.end(),
+        [&](std::int32_t a, std::int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
     candidates_.resize(k);
     probs_.resize(k);
     const float max_logit = logits[top];

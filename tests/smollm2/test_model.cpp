@@ -7,10 +7,9 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "catch.hpp"
 #include "chat_template.hpp"
@@ -31,7 +30,8 @@ nlohmann::json read_json(const std::string& name) {
 }
 
 smollm2::model& shared_model() {
-  if (model_path.empty()) FAIL("LOWBIT_SMOLLM2_GGUF is not set: configure with -DLOWBIT_SMOLLM2_GGUF=$(scripts/fetch_model.sh)");
+  if (model_path.empty())
+    FAIL("LOWBIT_SMOLLM2_GGUF is not set: configure with -DLOWBIT_SMOLLM2_GGUF=$(scripts/fetch_model.sh)");
   static std::unique_ptr<smollm2::model> m = std::make_unique<smollm2::model>(model_path, 512, lowbit::threads{2});
   return *m;
 }
@@ -105,7 +105,8 @@ TEST_CASE("smollm2: prompt logits match llama.cpp (argmax and KL divergence)", "
       ++argmax_checked;
       if (same) ++argmax_agree;
     }
-    if (!same) std::printf("smollm2 logits: argmax differs at position %zu, llama.cpp's top-two margin %.4f\n", t, margin);
+    if (!same)
+      std::printf("smollm2 logits: argmax differs at position %zu, llama.cpp's top-two margin %.4f\n", t, margin);
     CAPTURE(margin);
     CHECK((same || margin <= 0.25f));
   }
@@ -119,11 +120,12 @@ TEST_CASE("smollm2: prompt logits match llama.cpp (argmax and KL divergence)", "
   // logits by up to ~1.8).
   const auto& spread = meta["llama_cpp_self_divergence"]["flash_attn_off_kv_f16"];
   const double floor_mean = spread["kl_mean"], floor_max = spread["kl_max"];
-  std::printf("smollm2 logits vs llama.cpp: %zu positions, mean KL %.3g nats, max KL %.3g nats, max |logit diff| %.4f, "
-              "same argmax at %zu of %zu positions with margin > 0.01 (llama.cpp flash-attention off vs on: mean KL "
-              "%.3g, max %.3g, argmax %d of %zu)\n",
-              n_tokens, kl_mean, kl_max, max_abs_diff, argmax_agree, argmax_checked, floor_mean, floor_max,
-              spread["argmax_agree"].get<int>(), n_tokens);
+  std::printf(
+      "smollm2 logits vs llama.cpp: %zu positions, mean KL %.3g nats, max KL %.3g nats, max |logit diff| %.4f, "
+      "same argmax at %zu of %zu positions with margin > 0.01 (llama.cpp flash-attention off vs on: mean KL "
+      "%.3g, max %.3g, argmax %d of %zu)\n",
+      n_tokens, kl_mean, kl_max, max_abs_diff, argmax_agree, argmax_checked, floor_mean, floor_max,
+      spread["argmax_agree"].get<int>(), n_tokens);
   CHECK(kl_mean < 2.0 * floor_mean);
   CHECK(kl_max < 0.1);
 }
@@ -154,7 +156,8 @@ TEST_CASE("smollm2: greedy answers are token-for-token llama.cpp's", "[smollm2][
       m.forward(std::span(&next, 1), pos++, false, logits, lowbit::threads{2});
     }
     std::size_t first_diff = 0;
-    while (first_diff < std::min(produced.size(), expected.size()) && produced[first_diff] == expected[first_diff]) ++first_diff;
+    while (first_diff < std::min(produced.size(), expected.size()) && produced[first_diff] == expected[first_diff])
+      ++first_diff;
     const auto& margins = c["top1_minus_top2_logit"];
     if (first_diff < expected.size()) {
       std::printf("smollm2 greedy '%s': first difference at step %zu (llama.cpp's top-two margin there: %.4f)\n",
@@ -185,7 +188,8 @@ TEST_CASE("smollm2: a prompt longer than the context is an error", "[smollm2][mo
   auto& m = shared_model();
   std::vector<std::int32_t> ids(m.context_size() + 1, 42);
   lowbit::graph::activation logits;
-  REQUIRE_THROWS_WITH(m.forward(ids, 0, false, logits, lowbit::threads{1}), Catch::Contains("exceed the context of 512"));
+  REQUIRE_THROWS_WITH(m.forward(ids, 0, false, logits, lowbit::threads{1}),
+                      Catch::Contains("exceed the context of 512"));
   std::vector<std::int32_t> bad{1, 999999};
   REQUIRE_THROWS_WITH(m.forward(bad, 0, false, logits, lowbit::threads{1}), Catch::Contains("999999"));
 }

@@ -27,7 +27,8 @@ concept format = requires(const typename F::block& b, float* out) {
   { F::block_bytes } -> std::convertible_to<std::size_t>;
   { F::name } -> std::convertible_to<std::string_view>;
   F::dequantize_block(b, out);
-} && std::is_trivially_copyable_v<typename F::block> && sizeof(typename F::block) == F::block_bytes;
+}
+&&std::is_trivially_copyable_v<typename F::block> && sizeof(typename F::block) == F::block_bytes;
 
 /// A format that also has an encoder: `F::quantize_block(const float* x, block& out)` reads
 /// `block_size` floats and writes the block its definition's reference quantizer writes.

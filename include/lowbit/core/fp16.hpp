@@ -45,7 +45,7 @@ constexpr std::uint16_t f32_to_fp16(float value) noexcept {
   const std::uint32_t abs = bits & 0x7fffffffu;
   if (abs > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));
   if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // rounds past 65504
-  if (abs >= 0x38800000u) {                                                    // normal binary16
+  if (abs >= 0x38800000u) {                                                   // normal binary16
     const std::uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);          // nearest-even at bit 13
     return static_cast<std::uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
   }

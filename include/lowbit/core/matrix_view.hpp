@@ -23,9 +23,8 @@ struct matrix_view {
   /// throws lowbit::error{errc::invalid_argument} if row_stride < cols or data is null with rows*cols > 0.
   constexpr matrix_view(T* d, std::size_t r, std::size_t c, std::size_t stride)
       : data(d), rows(r), cols(c), row_stride(stride) {
-    check(stride >= c, errc::invalid_argument, [&] {
-      return "matrix_view: row_stride " + std::to_string(stride) + " < cols " + std::to_string(c);
-    });
+    check(stride >= c, errc::invalid_argument,
+          [&] { return "matrix_view: row_stride " + std::to_string(stride) + " < cols " + std::to_string(c); });
     check(d != nullptr || r * c == 0, errc::invalid_argument, "matrix_view: null data for a non-empty matrix");
   }
   /// A dense view (row_stride == cols).
@@ -33,8 +32,7 @@ struct matrix_view {
 
   /// Views of const elements convert implicitly.
   template <class U>
-    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
-  constexpr matrix_view(matrix_view<U> other) noexcept
+  requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>) constexpr matrix_view(matrix_view<U> other) noexcept
       : data(other.data), rows(other.rows), cols(other.cols), row_stride(other.row_stride) {}
 
   /// Pointer to the first element of row i (unchecked).

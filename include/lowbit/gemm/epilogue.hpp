@@ -12,7 +12,9 @@ namespace lowbit::epilogue {
 /// x(i,:) · W(n0 + j,:)). It runs once per tile, inside the GEMM, so that bias, residual and
 /// activation cost no extra pass over y (CUTLASS's epilogue, gemmlowp's output pipeline).
 template <class E>
-concept stage = requires(const E& e, float* y, const float* acc, std::size_t n) { e(y, acc, n, n); };
+concept stage = requires(const E& e, float* y, const float* acc, std::size_t n) {
+  e(y, acc, n, n);
+};
 
 /// y = acc.
 struct store {

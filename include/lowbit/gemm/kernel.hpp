@@ -16,8 +16,7 @@ namespace lowbit {
 /// Naming a combination that has no specialization fails to compile with the message below.
 template <format F, backend_policy B>
 struct gemm_kernel {
-  static_assert(dependent_false<F, B>,
-                "lowbit: no gemm_kernel for this <format, backend>; see docs/support-matrix.md");
+  static_assert(dependent_false<F, B>, "lowbit: no gemm_kernel for this <format, backend>; see docs/support-matrix.md");
 };
 
 }  // namespace lowbit

@@ -15,7 +15,7 @@ namespace lowbit::graph {
 /// is running (so a layer finds its own KV cache), and reusable GEMM and activation scratch.
 struct context {
   threads thread_count{};
-  std::size_t position = 0;  ///< position of row 0 of the input in the sequence
+  std::size_t position = 0;    ///< position of row 0 of the input in the sequence
   std::size_t repetition = 0;  ///< index inside the innermost `repeat`, set by repeat::forward
   gemm_workspace* gemm_scratch = nullptr;
   activation_pool* pool = nullptr;  ///< scratch activations; null: layers allocate their own

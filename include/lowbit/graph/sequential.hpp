@@ -2,10 +2,9 @@
 // Copyright lowbit contributors
 #pragma once
 
+#include <boost/hana.hpp>
 #include <cstddef>
 #include <utility>
-
-#include <boost/hana.hpp>
 
 #include "lowbit/graph/layer.hpp"
 

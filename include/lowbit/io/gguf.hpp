@@ -94,9 +94,8 @@ class gguf_parser {
 
   [[noreturn]] void fail_truncated(std::uint64_t need, std::string_view what) const {
     throw error(errc::truncated, prefix() + "truncated at byte offset " + std::to_string(pos_) + ": " +
-                                     std::string(what) + where() + " needs " + std::to_string(need) +
-                                     " bytes, " + std::to_string(remaining()) + " remain (size " +
-                                     std::to_string(size()) + ")");
+                                     std::string(what) + where() + " needs " + std::to_string(need) + " bytes, " +
+                                     std::to_string(remaining()) + " remain (size " + std::to_string(size()) + ")");
   }
 
   /// Reads an unsigned little-endian integer of type T.
@@ -147,9 +146,8 @@ class gguf_parser {
     const std::uint64_t start = pos_;
     const auto id = read<std::uint32_t>(what);
     if (!is_known(static_cast<gguf_value_type>(id))) [[unlikely]] {
-      throw error(errc::unknown_type, prefix() + "unknown " + std::string(what) + " id " +
-                                          std::to_string(id) + where() + " at byte offset " +
-                                          std::to_string(start));
+      throw error(errc::unknown_type, prefix() + "unknown " + std::string(what) + " id " + std::to_string(id) +
+                                          where() + " at byte offset " + std::to_string(start));
     }
     return static_cast<gguf_value_type>(id);
   }
@@ -179,8 +177,8 @@ class gguf_parser {
   }
 
   [[noreturn]] void bad_bool(std::uint64_t at, std::uint64_t value) const {
-    throw error(errc::corrupt, prefix() + "bool value " + std::to_string(value) + where() +
-                                   " at byte offset " + std::to_string(at) + " is neither 0 nor 1");
+    throw error(errc::corrupt, prefix() + "bool value " + std::to_string(value) + where() + " at byte offset " +
+                                   std::to_string(at) + " is neither 0 nor 1");
   }
 
   // An array after its value type: u32 element type, u64 count, elements.
@@ -199,9 +197,8 @@ class gguf_parser {
     // u32 type + u64 count. Checked before anything is allocated.
     const std::uint64_t min_bytes = width != 0 ? width : v.array_type_ == gguf_value_type::string ? 8 : 12;
     if (v.size_ > remaining() / min_bytes) [[unlikely]]
-      fail_size(
-          count_at, v.size_, min_bytes,
-          "array count " + std::to_string(v.size_) + " (" + std::string(to_string(v.array_type_)) + ")");
+      fail_size(count_at, v.size_, min_bytes,
+                "array count " + std::to_string(v.size_) + " (" + std::string(to_string(v.array_type_)) + ")");
     const auto n = static_cast<std::size_t>(v.size_);
     if (width != 0) {
       const std::uint64_t start = pos_;
@@ -340,8 +337,7 @@ class gguf_file {
   /// throws `lowbit::error{errc::missing_key}` naming the key when it is absent.
   [[nodiscard]] const gguf_value& at(std::string_view key) const {
     const gguf_value* v = find(key);
-    check(v != nullptr, errc::missing_key,
-          [&] { return "GGUF metadata has no key '" + std::string(key) + "'"; });
+    check(v != nullptr, errc::missing_key, [&] { return "GGUF metadata has no key '" + std::string(key) + "'"; });
     return *v;
   }
 
@@ -399,9 +395,7 @@ class gguf_file {
   }
 
   /// All key/value pairs in file order.
-  [[nodiscard]] std::span<const std::pair<std::string_view, gguf_value>> metadata() const noexcept {
-    return metadata_;
-  }
+  [[nodiscard]] std::span<const std::pair<std::string_view, gguf_value>> metadata() const noexcept { return metadata_; }
 
   /// All tensors in file order.
   [[nodiscard]] std::span<const gguf_tensor_info> tensors() const noexcept { return tensors_; }
@@ -417,15 +411,13 @@ class gguf_file {
   /// throws `lowbit::error{errc::missing_key}` naming the tensor when absent.
   [[nodiscard]] const gguf_tensor_info& tensor(std::string_view name) const {
     const gguf_tensor_info* t = find_tensor(name);
-    check(t != nullptr, errc::missing_key,
-          [&] { return "GGUF file has no tensor '" + std::string(name) + "'"; });
+    check(t != nullptr, errc::missing_key, [&] { return "GGUF file has no tensor '" + std::string(name) + "'"; });
     return *t;
   }
 
  private:
   static constexpr std::uint64_t default_alignment = 32;
-  static constexpr std::uint64_t max_elements =
-      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  static constexpr std::uint64_t max_elements = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
   static gguf_file parse_impl(std::span<const std::byte> bytes, std::string source) {
     gguf_file f;
@@ -453,13 +445,11 @@ class gguf_file {
         throw error(errc::unsupported, pre + "GGUF version 1 is not supported (only versions 2 and 3 are)");
       }
       if (f.version_ != 0 && (f.version_ & 0xffffu) == 0) {
-        throw error(errc::unsupported,
-                    pre + "GGUF version field reads " + std::to_string(f.version_) +
-                        ": a big-endian file, which is not supported (only little-endian)");
+        throw error(errc::unsupported, pre + "GGUF version field reads " + std::to_string(f.version_) +
+                                           ": a big-endian file, which is not supported (only little-endian)");
       }
       throw error(f.version_ == 0 ? errc::corrupt : errc::unsupported,
-                  pre + "GGUF version " + std::to_string(f.version_) +
-                      " is not supported (only versions 2 and 3 are)");
+                  pre + "GGUF version " + std::to_string(f.version_) + " is not supported (only versions 2 and 3 are)");
     }
     const std::uint64_t tensor_count = p.read<std::uint64_t>("tensor_count");
     const std::uint64_t kv_count = p.read<std::uint64_t>("kv_count");
@@ -487,9 +477,9 @@ class gguf_file {
       gguf_value v = p.read_value(t, key);
       const auto [it, inserted] = f.key_index_.emplace(key, f.metadata_.size());
       if (!inserted) {
-        throw error(errc::corrupt, pre + "duplicate key '" + std::string(key) + "' in KV pair " +
-                                       std::to_string(i) + " at byte offset " + std::to_string(at) +
-                                       " (first in KV pair " + std::to_string(it->second) + ")");
+        throw error(errc::corrupt, pre + "duplicate key '" + std::string(key) + "' in KV pair " + std::to_string(i) +
+                                       " at byte offset " + std::to_string(at) + " (first in KV pair " +
+                                       std::to_string(it->second) + ")");
       }
       f.metadata_.emplace_back(key, v);
     }
@@ -497,8 +487,7 @@ class gguf_file {
 
     if (const gguf_value* a = f.find("general.alignment")) {
       check(a->type() == gguf_value_type::u32, errc::type_mismatch, [&] {
-        return pre + "metadata key 'general.alignment' holds " + std::string(to_string(a->type())) +
-               ", must be u32";
+        return pre + "metadata key 'general.alignment' holds " + std::string(to_string(a->type())) + ", must be u32";
       });
       f.alignment_ = a->as<std::uint32_t>();
       check(f.alignment_ != 0 && (f.alignment_ & (f.alignment_ - 1)) == 0, errc::corrupt, [&] {
@@ -519,8 +508,7 @@ class gguf_file {
       info.name = p.read_string("tensor name");
       p.set_context("tensor", info.name);
       const auto culprit = [&] {
-        return pre + "tensor '" + std::string(info.name) + "' (info at byte offset " + std::to_string(at) +
-               ")";
+        return pre + "tensor '" + std::string(info.name) + "' (info at byte offset " + std::to_string(at) + ")";
       };
       info.n_dims = p.read<std::uint32_t>("n_dims");
       check(info.n_dims <= 4, errc::corrupt,
@@ -552,16 +540,14 @@ class gguf_file {
       });
       const std::uint64_t n_blocks = n_elements / traits->block_size;
       check(n_blocks <= std::numeric_limits<std::uint64_t>::max() / traits->block_bytes, errc::corrupt, [&] {
-        return culprit() + " of shape " + detail::shape_text(info.ne, info.n_dims) +
-               " has more than 2^64 bytes";
+        return culprit() + " of shape " + detail::shape_text(info.ne, info.n_dims) + " has more than 2^64 bytes";
       });
       info.n_bytes = n_blocks * traits->block_bytes;
       info.offset = p.read<std::uint64_t>("data offset");
       const auto [it, inserted] = f.tensor_index_.emplace(info.name, f.tensors_.size());
       if (!inserted) {
-        throw error(errc::corrupt, culprit() + " duplicates the name of tensor " +
-                                       std::to_string(it->second) + " (info at byte offset " +
-                                       std::to_string(info_at[it->second]) + ")");
+        throw error(errc::corrupt, culprit() + " duplicates the name of tensor " + std::to_string(it->second) +
+                                       " (info at byte offset " + std::to_string(info_at[it->second]) + ")");
       }
       f.tensors_.push_back(info);
     }
@@ -572,24 +558,22 @@ class gguf_file {
     for (std::size_t i = 0; i < f.tensors_.size(); ++i) {
       gguf_tensor_info& t = f.tensors_[i];
       check(t.offset % f.alignment_ == 0, errc::corrupt, [&] {
-        return pre + "tensor '" + std::string(t.name) + "' (info at byte offset " +
-               std::to_string(info_at[i]) + ") has data offset " + std::to_string(t.offset) +
-               ", not a multiple of the alignment " + std::to_string(f.alignment_);
+        return pre + "tensor '" + std::string(t.name) + "' (info at byte offset " + std::to_string(info_at[i]) +
+               ") has data offset " + std::to_string(t.offset) + ", not a multiple of the alignment " +
+               std::to_string(f.alignment_);
       });
       if (t.offset > available || t.n_bytes > available - t.offset) {
         // Past the end: truncated, unless no file could be that large (then the offset or shape is corrupt).
         const bool absurd = t.offset > detail::gguf_parser::max_plausible_bytes ||
                             t.n_bytes > detail::gguf_parser::max_plausible_bytes - t.offset;
         throw error(absurd ? errc::corrupt : errc::truncated,
-                    pre + "tensor '" + std::string(t.name) + "' (info at byte offset " +
-                        std::to_string(info_at[i]) + ") has " + std::to_string(t.n_bytes) +
-                        " bytes of data at byte offset " + std::to_string(f.data_offset_) + " + " +
-                        std::to_string(t.offset) +
+                    pre + "tensor '" + std::string(t.name) + "' (info at byte offset " + std::to_string(info_at[i]) +
+                        ") has " + std::to_string(t.n_bytes) + " bytes of data at byte offset " +
+                        std::to_string(f.data_offset_) + " + " + std::to_string(t.offset) +
                         (absurd ? ": absurd, beyond 2^48 bytes" : ", past the end of the data") + " (size " +
                         std::to_string(p.size()) + ")");
       }
-      t.data = bytes.subspan(static_cast<std::size_t>(f.data_offset_ + t.offset),
-                             static_cast<std::size_t>(t.n_bytes));
+      t.data = bytes.subspan(static_cast<std::size_t>(f.data_offset_ + t.offset), static_cast<std::size_t>(t.n_bytes));
     }
 
     // No two tensors share bytes.

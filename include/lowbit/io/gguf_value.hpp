@@ -185,8 +185,7 @@ inline std::int64_t signed_value(gguf_value_type t, std::uint64_t bits) noexcept
 inline std::string scalar_text(gguf_value_type t, std::uint64_t bits) {
   if (is_signed_integer(t)) return std::to_string(signed_value(t, bits));
   if (is_unsigned_integer(t)) return std::to_string(bits);
-  if (t == gguf_value_type::f32)
-    return std::to_string(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+  if (t == gguf_value_type::f32) return std::to_string(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
   if (t == gguf_value_type::f64) return std::to_string(std::bit_cast<double>(bits));
   if (t == gguf_value_type::boolean) return bits != 0 ? "true" : "false";
   return "?";
@@ -194,8 +193,7 @@ inline std::string scalar_text(gguf_value_type t, std::uint64_t bits) {
 
 /// " element <i>" when `index` names an array element, else "".
 inline std::string element_text(std::uint64_t index) {
-  return index == std::numeric_limits<std::uint64_t>::max() ? std::string()
-                                                            : " element " + std::to_string(index);
+  return index == std::numeric_limits<std::uint64_t>::max() ? std::string() : " element " + std::to_string(index);
 }
 
 /// Converts a GGUF scalar (type `t`, raw bits `bits`) to `T` when no information is lost.
@@ -207,10 +205,9 @@ template <gguf_scalar T>
 T convert_scalar(gguf_value_type t, std::uint64_t bits, std::string_view key,
                  std::uint64_t index = std::numeric_limits<std::uint64_t>::max()) {
   const auto mismatch = [&](std::string_view why) {
-    return error(errc::type_mismatch, "metadata key '" + std::string(key) + "'" + element_text(index) +
-                                          " holds " + std::string(to_string(t)) + (why.empty() ? "" : " ") +
-                                          std::string(why) + ", asked for " +
-                                          std::string(cpp_type_name<T>()));
+    return error(errc::type_mismatch, "metadata key '" + std::string(key) + "'" + element_text(index) + " holds " +
+                                          std::string(to_string(t)) + (why.empty() ? "" : " ") + std::string(why) +
+                                          ", asked for " + std::string(cpp_type_name<T>()));
   };
   if constexpr (std::is_same_v<T, bool>) {
     if (t == gguf_value_type::boolean) return bits != 0;
@@ -227,8 +224,7 @@ T convert_scalar(gguf_value_type t, std::uint64_t bits, std::string_view key,
     }
     throw mismatch("(not an integer)");
   } else {
-    if (t == gguf_value_type::f32)
-      return static_cast<T>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+    if (t == gguf_value_type::f32) return static_cast<T>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
     if (t == gguf_value_type::f64) {
       const double v = std::bit_cast<double>(bits);
       if constexpr (sizeof(T) >= sizeof(double)) {
@@ -291,8 +287,8 @@ class gguf_value {
   [[nodiscard]] gguf_value operator[](std::uint64_t i) const {
     require_array();
     check(i < size_, errc::out_of_range, [&] {
-      return "metadata key '" + std::string(key_) + "': index " + std::to_string(i) +
-             " out of range for an array of " + std::to_string(size_) + " elements";
+      return "metadata key '" + std::string(key_) + "': index " + std::to_string(i) + " out of range for an array of " +
+             std::to_string(size_) + " elements";
     });
     gguf_value v;
     v.type_ = array_type_;
@@ -322,8 +318,7 @@ class gguf_value {
   /// throws `lowbit::error{errc::type_mismatch}` naming the key when the value is not a string.
   [[nodiscard]] std::string_view as_string() const {
     check(type_ == gguf_value_type::string, errc::type_mismatch, [&] {
-      return "metadata key '" + std::string(key_) + "' holds " + std::string(to_string(type_)) +
-             ", asked for string";
+      return "metadata key '" + std::string(key_) + "' holds " + std::string(to_string(type_)) + ", asked for string";
     });
     return string_;
   }
@@ -353,8 +348,8 @@ class gguf_value {
   [[nodiscard]] std::span<const std::byte> raw_elements() const {
     require_array();
     check(gguf_scalar_size(array_type_) != 0, errc::type_mismatch, [&] {
-      return "metadata key '" + std::string(key_) + "' is an array of " +
-             std::string(to_string(array_type_)) + ", asked for an array of numbers";
+      return "metadata key '" + std::string(key_) + "' is an array of " + std::string(to_string(array_type_)) +
+             ", asked for an array of numbers";
     });
     return {elements_, static_cast<std::size_t>(size_ * gguf_scalar_size(array_type_))};
   }
@@ -376,8 +371,8 @@ class gguf_value {
       }
     }
     for (std::size_t i = 0; i < out.size(); ++i) {
-      out[i] = detail::convert_scalar<T>(
-          array_type_, detail::load_scalar_bits(array_type_, raw.data() + i * width), key_, i);
+      out[i] = detail::convert_scalar<T>(array_type_, detail::load_scalar_bits(array_type_, raw.data() + i * width),
+                                         key_, i);
     }
     return out;
   }
@@ -387,16 +382,15 @@ class gguf_value {
 
   void require_array() const {
     check(type_ == gguf_value_type::array, errc::type_mismatch, [&] {
-      return "metadata key '" + std::string(key_) + "' holds " + std::string(to_string(type_)) +
-             ", not an array";
+      return "metadata key '" + std::string(key_) + "' holds " + std::string(to_string(type_)) + ", not an array";
     });
   }
 
   void require_array_of(gguf_value_type element, std::string_view what) const {
     require_array();
     check(array_type_ == element, errc::type_mismatch, [&] {
-      return "metadata key '" + std::string(key_) + "' is an array of " +
-             std::string(to_string(array_type_)) + ", asked for an array of " + std::string(what);
+      return "metadata key '" + std::string(key_) + "' is an array of " + std::string(to_string(array_type_)) +
+             ", asked for an array of " + std::string(what);
     });
   }
 

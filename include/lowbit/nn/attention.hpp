@@ -38,9 +38,9 @@ struct attention_params {
 /// Scratch memory reused across `attention` calls, so that decoding allocates nothing.
 ///
 /// Holds one slot per thread: one KV head's keys and values decoded to f32 (2 x max_keys x
-/// head_dim) and `max_keys` f32 scores, each part padded to 64 bytes (2 x 2048 x 64 x 4 bytes = 1 MiB per thread at a 2048-token context). `attention` grows it when a call needs more (more threads, a
-/// longer context); `reserve(threads, n_ctx, head_dim)` once up front and no call allocates. Not thread-safe: one
-/// workspace per concurrent caller.
+/// head_dim) and `max_keys` f32 scores, each part padded to 64 bytes (2 x 2048 x 64 x 4 bytes = 1 MiB per thread at a
+/// 2048-token context). `attention` grows it when a call needs more (more threads, a longer context); `reserve(threads,
+/// n_ctx, head_dim)` once up front and no call allocates. Not thread-safe: one workspace per concurrent caller.
 class attention_workspace {
  public:
   /// An empty workspace; the first `attention` call (or `reserve`) allocates.
@@ -224,12 +224,12 @@ void attention(std::span<const float> q, const kv_cache<E>& cache, const attenti
     const std::size_t g = u % n_kv;
     const std::size_t i_begin = (u / n_kv) * token_block;
     const std::size_t i_end = std::min(M, i_begin + token_block);
-    const std::size_t n_keys_max = params.pos + i_end;  // the last token of the block sees the most keys
-    float* k_f32 = slot;                                             // (n_keys, head_dim)
-    float* v_f32 = k_f32 + detail::pad16(keys_cap * hd);      // (n_keys, head_dim)
-    float* scores = v_f32 + detail::pad16(keys_cap * hd);            // (n_keys)
-    const auto* kb = k_layer + g * head_stride;                      // K_g: (n_ctx, head_dim)
-    const auto* vb = v_layer + g * head_stride;                      // V_g: (n_ctx, head_dim)
+    const std::size_t n_keys_max = params.pos + i_end;     // the last token of the block sees the most keys
+    float* k_f32 = slot;                                   // (n_keys, head_dim)
+    float* v_f32 = k_f32 + detail::pad16(keys_cap * hd);   // (n_keys, head_dim)
+    float* scores = v_f32 + detail::pad16(keys_cap * hd);  // (n_keys)
+    const auto* kb = k_layer + g * head_stride;            // K_g: (n_ctx, head_dim)
+    const auto* vb = v_layer + g * head_stride;            // V_g: (n_ctx, head_dim)
     const float* keys = nullptr;
     const float* values = nullptr;
     if constexpr (f16_storage) {

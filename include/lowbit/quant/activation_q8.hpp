@@ -19,9 +19,8 @@ namespace lowbit {
 /// so SIMD kernels can broadcast codes directly.
 ///
 /// Per block b of row i: `d = fp16(max|x| / 127)` (as a float), `qs = round(x * (127 / max|x|))`
-/// (the reciprocal and ties-to-even rounding of ggml's x86 path), `sum = Σ qs` (exact int), `s = fp16(sum * max|x| / 127)`
-/// (Q8_1's stored product, from the unrounded scale).
-/// Shapes: qs (M, K) int8 row-major; d, s, sum (M, K / 32).
+/// (the reciprocal and ties-to-even rounding of ggml's x86 path), `sum = Σ qs` (exact int), `s = fp16(sum * max|x| /
+/// 127)` (Q8_1's stored product, from the unrounded scale). Shapes: qs (M, K) int8 row-major; d, s, sum (M, K / 32).
 /// Source: ggml `quantize_row_q8_0` / `quantize_row_q8_1` (ggml/src/ggml-quants.c, ggml-cpu/arch/x86/quants.c).
 struct activation_q8 {
   static constexpr std::size_t block_size = 32;
@@ -34,9 +33,8 @@ struct activation_q8 {
 
   /// Sets the shape (reusing capacity). throws errc::shape_mismatch if cols % 32 != 0.
   void resize(std::size_t m, std::size_t k) {
-    check(k % block_size == 0, errc::shape_mismatch, [&] {
-      return "activation_q8: K = " + std::to_string(k) + " is not a multiple of 32";
-    });
+    check(k % block_size == 0, errc::shape_mismatch,
+          [&] { return "activation_q8: K = " + std::to_string(k) + " is not a multiple of 32"; });
     rows = m;
     cols = k;
     qs.resize(m * k);

@@ -19,7 +19,8 @@ int main() {
   for (std::size_t b = 0; b < blocks.size(); ++b) lowbit::ggml::q4_1::quantize_block(w.data() + 32 * b, blocks[b]);
   const lowbit::weight_view<lowbit::ggml::q4_1> view{blocks.data(), n, k};
   std::vector<float> y_ref(n), y_simd(n);
-  lowbit::gemv<lowbit::backend::reference>(x.data(), lowbit::prepare_weight<lowbit::backend::reference>(view), y_ref.data());
+  lowbit::gemv<lowbit::backend::reference>(x.data(), lowbit::prepare_weight<lowbit::backend::reference>(view),
+                                           y_ref.data());
   lowbit::gemv<lowbit::backend::simd<>>(x.data(), lowbit::prepare_weight<lowbit::backend::simd<>>(view), y_simd.data());
   for (std::size_t j = 0; j < n; ++j) {
     if (std::abs(y_ref[j] - y_simd[j]) > 0.1f) {
@@ -27,6 +28,7 @@ int main() {
       return 1;
     }
   }
-  std::printf("lowbit consumer ok (lowbit %d.%d.%d)\n", LOWBIT_VERSION_MAJOR, LOWBIT_VERSION_MINOR, LOWBIT_VERSION_PATCH);
+  std::printf("lowbit consumer ok (lowbit %d.%d.%d)\n", LOWBIT_VERSION_MAJOR, LOWBIT_VERSION_MINOR,
+              LOWBIT_VERSION_PATCH);
   return 0;
 }

@@ -136,8 +136,7 @@ void check_entry(const golden& g, const json& e) {
 
 // Quantizes the golden input with F::quantize_block and compares with gguf-py's bytes.
 template <class F>
-void check_quantize(const std::string& name, const std::vector<float>& input,
-                    std::span<const std::byte> want) {
+void check_quantize(const std::string& name, const std::vector<float>& input, std::span<const std::byte> want) {
   INFO(name);
   REQUIRE(want.size() == input.size() / F::block_size * F::block_bytes);
   std::vector<std::byte> got(want.size());
@@ -186,8 +185,7 @@ TEST_CASE("ggml: golden data is complete and consistent", "[ggml][golden]") {
   for (const char* t : {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"}) CHECK(random_per_type[t] == 8);
 }
 
-TEST_CASE("ggml: Q4_1 and Q8_0 decode real model rows bit-exactly like gguf-py",
-          "[ggml][golden][q4_1][q8_0]") {
+TEST_CASE("ggml: Q4_1 and Q8_0 decode real model rows bit-exactly like gguf-py", "[ggml][golden][q4_1][q8_0]") {
   const golden& g = load_golden();
   for (const json& e : g.index["entries"]) {
     if (e["source"] == "model") check_entry(g, e);
@@ -201,8 +199,7 @@ TEST_CASE("ggml: Q4_1 and Q8_0 decode random rows bit-exactly like gguf-py", "[g
   }
 }
 
-TEST_CASE("ggml: Q4_1 and Q8_0 quantize random rows byte-exactly like gguf-py",
-          "[ggml][golden][q4_1][q8_0]") {
+TEST_CASE("ggml: Q4_1 and Q8_0 quantize random rows byte-exactly like gguf-py", "[ggml][golden][q4_1][q8_0]") {
   const golden& g = load_golden();
   for (const json& e : g.index["entries"]) {
     if (e["source"] != "random") continue;

@@ -59,7 +59,8 @@ std::vector<double> oracle_q8(const std::vector<float>& x, std::size_t m, std::s
           sum += double(lowbit::fp16_to_f32(blk.d)) * xq.row_d(i)[b] * dot +
                  double(lowbit::fp16_to_f32(blk.m)) * xq.row_s(i)[b];
         } else {
-          for (std::size_t j = 0; j < 32; ++j) sum += double(wr[b * 32 + j]) * xq.row_d(i)[b] * xq.row_qs(i)[b * 32 + j];
+          for (std::size_t j = 0; j < 32; ++j)
+            sum += double(wr[b * 32 + j]) * xq.row_d(i)[b] * xq.row_qs(i)[b * 32 + j];
         }
       }
       y[i * n + r] = sum;
@@ -78,7 +79,8 @@ void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, 
 
   std::vector<float> y_ref(m * n), y_simd(m * n, -1.0f);
   const auto xv = matrix_view<const float>(x.data(), m, k);
-  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view), matrix_view<float>(y_ref.data(), m, n));
+  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
+                                           matrix_view<float>(y_ref.data(), m, n));
   const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
   lowbit::gemm<simd>(xv, packed, matrix_view<float>(y_simd.data(), m, n), lowbit::threads{threads});
 
@@ -121,8 +123,10 @@ TEMPLATE_TEST_CASE("gemm: threads give bit-identical results", "[gemm][simd][thr
   const auto view = lowbit::weight_view<TestType>{w.data(), n, k};
   const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{2});
   std::vector<float> y1(m * n), y2(m * n);
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n), lowbit::threads{1});
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n), lowbit::threads{2});
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n),
+                     lowbit::threads{1});
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n),
+                     lowbit::threads{2});
   REQUIRE(y1 == y2);
 }
 
@@ -166,14 +170,19 @@ TEST_CASE("gemm: bad shapes and inputs throw lowbit::error naming the problem", 
   const auto w = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 31), n, k);
   const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::ggml::q8_0>{w.data(), n, k});
   std::vector<float> x(2 * 96, 1.0f), y(2 * n);
-  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 96), packed, matrix_view<float>(y.data(), 2, n)),
-                      Catch::Contains("x has K = 96") && Catch::Contains("W has K = 64"));
-  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 64), packed, matrix_view<float>(y.data(), 1, n)),
-                      Catch::Contains("y has 1 rows"));
+  REQUIRE_THROWS_WITH(
+      lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 96), packed, matrix_view<float>(y.data(), 2, n)),
+      Catch::Contains("x has K = 96") && Catch::Contains("W has K = 64"));
+  REQUIRE_THROWS_WITH(
+      lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 64), packed, matrix_view<float>(y.data(), 1, n)),
+      Catch::Contains("y has 1 rows"));
   x[5] = std::nanf("");
-  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 64), packed, matrix_view<float>(y.data(), 2, n)),
-                      Catch::Contains("NaN or infinity"));
+  REQUIRE_THROWS_WITH(
+      lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 64), packed, matrix_view<float>(y.data(), 2, n)),
+      Catch::Contains("NaN or infinity"));
   const std::vector<std::byte> bytes(34 * 3);
-  REQUIRE_THROWS_WITH(lowbit::make_weight_view<lowbit::ggml::q8_0>(bytes, 2, 48), Catch::Contains("not a multiple of the block size"));
-  REQUIRE_THROWS_WITH(lowbit::make_weight_view<lowbit::ggml::q8_0>(bytes, 2, 32), Catch::Contains("expected 68 bytes, got 102"));
+  REQUIRE_THROWS_WITH(lowbit::make_weight_view<lowbit::ggml::q8_0>(bytes, 2, 48),
+                      Catch::Contains("not a multiple of the block size"));
+  REQUIRE_THROWS_WITH(lowbit::make_weight_view<lowbit::ggml::q8_0>(bytes, 2, 32),
+                      Catch::Contains("expected 68 bytes, got 102"));
 }

@@ -216,8 +216,7 @@ struct gguf_builder {
   }
   gguf_builder& kv_u32(std::string_view key, std::uint32_t v) { return str(key).u32(4).u32(v); }
   gguf_builder& kv_string(std::string_view key, std::string_view v) { return str(key).u32(8).str(v); }
-  gguf_builder& tensor(std::string_view name, std::vector<std::uint64_t> ne, std::uint32_t type,
-                       std::uint64_t offset) {
+  gguf_builder& tensor(std::string_view name, std::vector<std::uint64_t> ne, std::uint32_t type, std::uint64_t offset) {
     str(name).u32(static_cast<std::uint32_t>(ne.size()));
     for (auto n : ne) u64(n);
     return u32(type).u64(offset);
@@ -274,8 +273,7 @@ bool visit_value(std::span<const std::byte> buffer, const gguf_value& v, int dep
       if (v.array_type() == gguf_value_type::boolean) return v.as_array<bool>().size() == v.size();
       if (v.array_type() == gguf_value_type::f32 || v.array_type() == gguf_value_type::f64)
         return v.as_array<double>().size() == v.size();
-      if (lowbit::io::detail::is_signed_integer(v.array_type()))
-        return v.as_array<std::int64_t>().size() == v.size();
+      if (lowbit::io::detail::is_signed_integer(v.array_type())) return v.as_array<std::int64_t>().size() == v.size();
       return v.as_array<std::uint64_t>().size() == v.size();
     }
     case gguf_value_type::boolean:
@@ -317,9 +315,7 @@ struct field_map {
 };
 
 void map_value(const std::byte* base, const gguf_value& v, field_map& m) {
-  const auto at = [&](const void* p) {
-    return static_cast<std::size_t>(static_cast<const std::byte*>(p) - base);
-  };
+  const auto at = [&](const void* p) { return static_cast<std::size_t>(static_cast<const std::byte*>(p) - base); };
   if (v.type() == gguf_value_type::string) {
     m.u64_fields.push_back(at(v.as_string().data()) - 8);
     m.boundaries.push_back(at(v.as_string().data()));
@@ -343,9 +339,7 @@ void map_value(const std::byte* base, const gguf_value& v, field_map& m) {
 field_map map_fields(const gguf_file& f) {
   field_map m;
   const std::byte* base = f.bytes().data();
-  const auto at = [&](const void* p) {
-    return static_cast<std::size_t>(static_cast<const std::byte*>(p) - base);
-  };
+  const auto at = [&](const void* p) { return static_cast<std::size_t>(static_cast<const std::byte*>(p) - base); };
   m.boundaries = {0, 1, 4, 8, 16, 24};
   m.u64_fields = {8, 16};
   for (const auto& [key, v] : f.metadata()) {
@@ -439,8 +433,7 @@ TEST_CASE("gguf: parsing the real model is fast and copies no tensor data", "[gg
   const auto& b = f.tensor("token_embd.weight");
   REQUIRE(a.n_bytes == 16 * b.row_bytes());
   CHECK(std::memcmp(a.data.data(), b.data.data(), a.data.size()) == 0);
-  CHECK(std::memcmp(small.tensor("blk.0.attn_k.weight").data.data(),
-                    f.tensor("blk.0.attn_k.weight").data.data(),
+  CHECK(std::memcmp(small.tensor("blk.0.attn_k.weight").data.data(), f.tensor("blk.0.attn_k.weight").data.data(),
                     f.tensor("blk.0.attn_k.weight").n_bytes) == 0);
 }
 
@@ -464,12 +457,10 @@ TEST_CASE("gguf: small.gguf scalars of every type", "[gguf][io]") {
   CHECK(f.at(p + "u8").type() == gguf_value_type::u8);
   CHECK(f.get<int>(p + "u8") == 200);
   CHECK(f.get<std::uint8_t>(p + "u8") == 200);
-  require_error([&] { (void)f.get<std::int8_t>(p + "u8"); }, errc::type_mismatch,
-                {"lowbit.test.u8", "200", "i8"});
+  require_error([&] { (void)f.get<std::int8_t>(p + "u8"); }, errc::type_mismatch, {"lowbit.test.u8", "200", "i8"});
   CHECK(f.get<std::int8_t>(p + "i8") == -100);
   CHECK(f.get<std::int64_t>(p + "i8") == -100);
-  require_error([&] { (void)f.get<std::uint32_t>(p + "i8"); }, errc::type_mismatch,
-                {"lowbit.test.i8", "-100"});
+  require_error([&] { (void)f.get<std::uint32_t>(p + "i8"); }, errc::type_mismatch, {"lowbit.test.i8", "-100"});
   CHECK(f.get<std::uint16_t>(p + "u16") == 60000);
   CHECK(f.get<std::int16_t>(p + "i16") == -30000);
   CHECK(f.get_u32(p + "u32") == 4000000000u);
@@ -480,8 +471,7 @@ TEST_CASE("gguf: small.gguf scalars of every type", "[gguf][io]") {
   CHECK(f.get<std::int64_t>(p + "i64") == -(std::int64_t{1} << 62) - 3);
   CHECK(f.get_f32(p + "f32") == 0.15625f);
   CHECK(f.get<double>(p + "f32") == 0.15625);
-  require_error([&] { (void)f.get<int>(p + "f32"); }, errc::type_mismatch,
-                {"lowbit.test.f32", "not an integer"});
+  require_error([&] { (void)f.get<int>(p + "f32"); }, errc::type_mismatch, {"lowbit.test.f32", "not an integer"});
   CHECK(f.get<double>(p + "f64") == 0.1);
   require_error([&] { (void)f.get_f32(p + "f64"); }, errc::type_mismatch, {"lowbit.test.f64", "not exact"});
   CHECK(f.get_f32(p + "f64_exact") == -2.5f);
@@ -496,8 +486,7 @@ TEST_CASE("gguf: small.gguf scalars of every type", "[gguf][io]") {
   require_error([&] { (void)f.get_u32("no.such.key"); }, errc::missing_key, {"no.such.key"});
   CHECK(f.find("no.such.key") == nullptr);
   CHECK_FALSE(f.contains("no.such.key"));
-  require_error([&] { (void)f.at(p + "u32").size(); }, errc::type_mismatch,
-                {"lowbit.test.u32", "not an array"});
+  require_error([&] { (void)f.at(p + "u32").size(); }, errc::type_mismatch, {"lowbit.test.u32", "not an array"});
   require_error([&] { (void)f.at(p + "u32")[0]; }, errc::type_mismatch, {"lowbit.test.u32"});
   require_error([&] { (void)f.at(p + "u32").array_type(); }, errc::type_mismatch, {"lowbit.test.u32"});
 }
@@ -522,11 +511,9 @@ TEST_CASE("gguf: small.gguf arrays, flat and nested", "[gguf][io]") {
   REQUIRE(f64.size() == 2);
   CHECK(f64[0] == 1e300);
   CHECK((f64[1] == 0.0 && std::signbit(f64[1])));
-  require_error([&] { (void)f.get_array<float>(p + "f64_array"); }, errc::type_mismatch,
-                {"lowbit.test.f64_array"});
+  require_error([&] { (void)f.get_array<float>(p + "f64_array"); }, errc::type_mismatch, {"lowbit.test.f64_array"});
   CHECK(f.get_array<bool>(p + "bool_array") == std::vector<bool>{true, false, true});
-  require_error([&] { (void)f.get_array<int>(p + "bool_array"); }, errc::type_mismatch,
-                {"lowbit.test.bool_array"});
+  require_error([&] { (void)f.get_array<int>(p + "bool_array"); }, errc::type_mismatch, {"lowbit.test.bool_array"});
   require_error([&] { (void)f.get_array<int>("tokenizer.ggml.tokens"); }, errc::type_mismatch,
                 {"tokenizer.ggml.tokens"});
   require_error([&] { (void)f.get_string_array("tokenizer.ggml.token_type"); }, errc::type_mismatch,
@@ -675,8 +662,7 @@ TEST_CASE("mapped_file: maps, moves, handles empty and missing files", "[gguf][i
   const lowbit::io::mapped_file e(empty);
   CHECK(e.empty());
   CHECK(e.data() == nullptr);
-  require_error([&] { (void)gguf_file::open(empty); }, errc::truncated,
-                {"empty.gguf", "byte offset 0", "magic"});
+  require_error([&] { (void)gguf_file::open(empty); }, errc::truncated, {"empty.gguf", "byte offset 0", "magic"});
   require_error([&] { lowbit::io::mapped_file x(dir / "missing.gguf"); }, errc::io_error,
                 {"missing.gguf", "No such file"});
   require_error([&] { (void)gguf_file::open(dir / "missing.gguf"); }, errc::io_error, {"missing.gguf"});
@@ -769,8 +755,7 @@ TEST_CASE("gguf: bad tensor infos", "[gguf][io][bad]") {
                       {"blk.7.w", "INT64_MAX"});
   require_parse_error(one_tensor({std::numeric_limits<std::uint64_t>::max()}, f32_id), errc::corrupt,
                       {"blk.7.w", "INT64_MAX"});
-  require_parse_error(one_tensor({33, 2}, q4_1_id), errc::shape_mismatch,
-                      {"blk.7.w", "ne[0] = 33", "block size 32"});
+  require_parse_error(one_tensor({33, 2}, q4_1_id), errc::shape_mismatch, {"blk.7.w", "ne[0] = 33", "block size 32"});
   require_parse_error(one_tensor({8}, f32_id, 16), errc::corrupt, {"blk.7.w", "offset 16", "alignment 32"});
   require_parse_error(one_tensor({256, 64}, q4_1_id), errc::truncated, {"blk.7.w", "past the end"});
   require_parse_error(one_tensor({8}, f32_id, 4096), errc::truncated, {"blk.7.w", "past the end"});
@@ -786,8 +771,7 @@ TEST_CASE("gguf: duplicate keys and tensor names, overlapping tensors", "[gguf][
   {
     gguf_builder b;
     b.header(0, 3).kv_u32("a.key", 1).kv_u32("dup.key", 2).kv_string("dup.key", "x");
-    require_parse_error(b.bytes, errc::corrupt,
-                        {"duplicate key 'dup.key'", "KV pair 2", "first in KV pair 1"});
+    require_parse_error(b.bytes, errc::corrupt, {"duplicate key 'dup.key'", "KV pair 2", "first in KV pair 1"});
   }
   {
     gguf_builder b;
@@ -950,21 +934,18 @@ TEST_CASE("gguf: fuzzed small.gguf parses or throws lowbit::error", "[gguf][io][
   }
   for (int i = 0; i < 150; ++i) {  // 2..16 bit flips
     auto b = original;
-    for (std::size_t k = uniform(2, 16); k > 0; --k)
-      b[position()] ^= static_cast<std::byte>(1u << uniform(0, 7));
+    for (std::size_t k = uniform(2, 16); k > 0; --k) b[position()] ^= static_cast<std::byte>(1u << uniform(0, 7));
     run("bit flips", std::move(b));
   }
   for (int i = 0; i < 150; ++i) {  // runs of 0x00 or 0xFF
     auto b = original;
     const std::size_t at = position();
     const std::size_t n = std::min(uniform(1, 64), b.size() - at);
-    std::fill_n(b.begin() + static_cast<std::ptrdiff_t>(at), n,
-                static_cast<std::byte>(uniform(0, 1) ? 0xff : 0x00));
+    std::fill_n(b.begin() + static_cast<std::ptrdiff_t>(at), n, static_cast<std::byte>(uniform(0, 1) ? 0xff : 0x00));
     run("byte run", std::move(b));
   }
   for (std::size_t boundary : m.boundaries) {  // truncation at every header boundary
-    if (boundary < original.size())
-      run("boundary truncation", {original.begin(), original.begin() + boundary});
+    if (boundary < original.size()) run("boundary truncation", {original.begin(), original.begin() + boundary});
   }
   for (int i = 0; i < 100; ++i) {  // truncation at random lengths
     const std::size_t n = uniform(0, original.size() - 1);

@@ -2,14 +2,14 @@
 // Copyright lowbit contributors
 #pragma once
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
-
-#include <immintrin.h>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"
@@ -90,8 +90,10 @@ inline void unpack_q4_1(const packed_q4_1& w, std::span<ggml::q4_1::block> out) 
         const std::size_t c = k / 8, within = k % 8;
         const std::uint8_t byte = src[c * 64 + r * 4 + within % 4];
         const std::uint8_t q = within < 4 ? (byte & 0x0f) : (byte >> 4);
-        if (k < 16) blk.qs[k] = static_cast<std::uint8_t>((blk.qs[k] & 0xf0) | q);
-        else blk.qs[k - 16] = static_cast<std::uint8_t>((blk.qs[k - 16] & 0x0f) | (q << 4));
+        if (k < 16)
+          blk.qs[k] = static_cast<std::uint8_t>((blk.qs[k] & 0xf0) | q);
+        else
+          blk.qs[k - 16] = static_cast<std::uint8_t>((blk.qs[k - 16] & 0x0f) | (q << 4));
       }
     }
   }

@@ -2,14 +2,14 @@
 // Copyright lowbit contributors
 #pragma once
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
-
-#include <immintrin.h>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"

@@ -44,8 +44,8 @@ namespace simd_detail {
 /// [i_begin, i_end) of the quantized activations against panel p, in tiles of up to 4 rows, and
 /// hands each row's 16 accumulators to the epilogue.
 template <class Packed, class Microkernel, class Epilogue>
-inline void run_panel(const Packed& w, std::size_t p, const activation_q8& xq, std::size_t i_begin,
-                      std::size_t i_end, matrix_view<float> y, const Epilogue& e, const Microkernel& microkernel) {
+inline void run_panel(const Packed& w, std::size_t p, const activation_q8& xq, std::size_t i_begin, std::size_t i_end,
+                      matrix_view<float> y, const Epilogue& e, const Microkernel& microkernel) {
   float acc[4][16];
   const std::size_t n0 = p * Packed::nr;
   const std::size_t count = std::min<std::size_t>(Packed::nr, w.rows - n0);

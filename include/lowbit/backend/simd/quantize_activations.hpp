@@ -6,14 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-
 #include <xsimd/xsimd.hpp>
 
+#include "lowbit/backend/simd/xsimd_compat.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/core/matrix_view.hpp"
 #include "lowbit/quant/activation_q8.hpp"
-#include "lowbit/backend/simd/xsimd_compat.hpp"
 
 namespace lowbit::simd_detail {
 

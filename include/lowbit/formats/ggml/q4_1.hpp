@@ -22,9 +22,9 @@ namespace lowbit::ggml {
 /// `quantize_row_q4_1_ref` (ggml/src/ggml-quants.c), llama.cpp as vendored by llama-cpp-python 0.3.36.
 struct q4_1 {
   struct block {
-    std::uint16_t d;       ///< scale, IEEE binary16 bits
-    std::uint16_t m;       ///< minimum (value of code 0), IEEE binary16 bits
-    std::uint8_t qs[16];   ///< codes, two per byte (see above)
+    std::uint16_t d;      ///< scale, IEEE binary16 bits
+    std::uint16_t m;      ///< minimum (value of code 0), IEEE binary16 bits
+    std::uint8_t qs[16];  ///< codes, two per byte (see above)
   };
   static constexpr type type_id = type::q4_1;
   static constexpr std::string_view name = "Q4_1";

@@ -20,7 +20,7 @@ namespace lowbit::ggml {
 /// `quantize_row_q8_0_ref` (ggml/src/ggml-quants.c).
 struct q8_0 {
   struct block {
-    std::uint16_t d;   ///< scale, IEEE binary16 bits
+    std::uint16_t d;  ///< scale, IEEE binary16 bits
     std::int8_t qs[32];
   };
   static constexpr type type_id = type::q8_0;

@@ -20,8 +20,8 @@ namespace lowbit::ggml {
 /// (gguf-py 0.19 lists Q8_1 as 40 bytes, an older float layout; ggml's struct is 36 bytes.)
 struct q8_1 {
   struct block {
-    std::uint16_t d;   ///< scale, IEEE binary16 bits
-    std::uint16_t s;   ///< d * sum(qs), IEEE binary16 bits
+    std::uint16_t d;  ///< scale, IEEE binary16 bits
+    std::uint16_t s;  ///< d * sum(qs), IEEE binary16 bits
     std::int8_t qs[32];
   };
   static constexpr type type_id = type::q8_1;
