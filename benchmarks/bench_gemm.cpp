@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+//
+// GEMM / GEMV of lowbit's SIMD backend on the shapes of issue 5 and SmolLM2's layers, with the
+// machine's limits measured in the same run: memory read bandwidth (vectorized, multi-threaded,
+// over a buffer far larger than the caches), and the register-only peaks of AVX-512 FMA and VNNI.
+// Google Benchmark; counters: GFLOP/s (2·M·N·K per call, integer ops for quantized formats),
+// weight GB/s (bytes of W read per call). benchmarks/bench_gemm.sh adds the peers and the ratios.
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lowbit/backend/simd.hpp"
+#include "lowbit/formats/float.hpp"
+#include "lowbit/formats/ggml/q4_1.hpp"
+#include "lowbit/formats/ggml/q8_0.hpp"
+
+namespace {
+
+using simd = lowbit::backend::simd<>;
+
+struct shape {
+  std::size_t m, n, k;
+};
+
+const std::vector<shape> shapes = {
+    {1, 4096, 4096},  {8, 4096, 4096},   {128, 4096, 4096}, {512, 4096, 4096}, {1, 11008, 4096},
+    {1, 576, 576},    {1, 1536, 576},    {1, 576, 1536},    {1, 49152, 576},   {128, 576, 576},
+    {128, 1536, 576}, {128, 576, 1536},
+};
+
+constexpr std::size_t cold_bytes = std::size_t{576} << 20;  // > 512 MiB of weight copies
+
+std::vector<float> random_floats(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+template <class F>
+std::vector<typename F::block> random_blocks(std::size_t n, std::size_t k, unsigned seed) {
+  const auto w = random_floats(n * k, seed);
+  std::vector<typename F::block> blocks(n * k / F::block_size);
+  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
+  return blocks;
+}
+
+template <class F>
+void bm_gemm(benchmark::State& state, shape s, int threads, bool cold) {
+  const auto blocks = random_blocks<F>(s.n, s.k, 1);
+  const double weight_bytes = static_cast<double>(blocks.size() * sizeof(blocks[0]));
+  const std::size_t copies = cold ? std::max<std::size_t>(2, cold_bytes / static_cast<std::size_t>(weight_bytes) + 1) : 1;
+  // Each copy has its own storage (F32 weights are used in place, the others are repacked).
+  std::vector<std::vector<typename F::block>> storage(copies, blocks);
+  std::vector<lowbit::prepared_weight_t<simd, F>> packed;
+  packed.reserve(copies);
+  for (auto& b : storage) {
+    packed.push_back(lowbit::prepare_weight<simd>(lowbit::weight_view<F>{b.data(), s.n, s.k}, lowbit::threads{2}));
+  }
+  if constexpr (!std::is_same_v<F, lowbit::f32>) storage.clear();
+  const auto x = random_floats(s.m * s.k, 2);
+  std::vector<float> y(s.m * s.n);
+  lowbit::gemm_workspace ws;
+  const lowbit::matrix_view<const float> xv(x.data(), s.m, s.k);
+  const lowbit::matrix_view<float> yv(y.data(), s.m, s.n);
+  lowbit::gemm<simd>(xv, packed[0], yv, lowbit::threads{threads}, lowbit::epilogue::store{}, &ws);  // warm-up
+  std::size_t c = 0;
+  for (auto _ : state) {
+    lowbit::gemm<simd>(xv, packed[c], yv, lowbit::threads{threads}, lowbit::epilogue::store{}, &ws);
+    benchmark::DoNotOptimize(y.data());
+    c = c + 1 == copies ? 0 : c + 1;
+  }
+  const double calls = static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * s.m * s.n * s.k * calls * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["weight_GB/s"] = benchmark::Counter(weight_bytes * calls * 1e-9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(xsimd::default_arch::name()) + (lowbit::simd_detail::has_vnni_v<xsimd::default_arch> ? "+vnni" : ""));
+}
+
+// Memory read bandwidth: each thread sums its part of a 1 GiB buffer with 512-bit loads and four
+// independent accumulators (a naive scalar loop understates the bandwidth).
+void bm_memory_read(benchmark::State& state, int threads) {
+  const std::size_t n = (std::size_t{1} << 30) / sizeof(float);
+  std::vector<float> buffer(n, 1.0f);
+  for (auto _ : state) {
+    float totals[8] = {};
+    lowbit::parallel_for(lowbit::threads{threads}, n, 4096, [&](std::size_t begin, std::size_t end) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (std::size_t i = begin; i + 64 <= end; i += 64) {
+        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(buffer.data() + i));
+        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(buffer.data() + i + 16));
+        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(buffer.data() + i + 32));
+        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(buffer.data() + i + 48));
+      }
+      totals[begin * 8 / n] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    });
+    benchmark::DoNotOptimize(totals);
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(n * sizeof(float)) * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+}
+
+// Register-only peaks: 12 independent accumulators per thread, no memory traffic.
+template <bool Vnni>
+void bm_peak(benchmark::State& state, int threads) {
+  constexpr long iterations = 1 << 22;
+  for (auto _ : state) {
+    lowbit::parallel_for(lowbit::threads{threads}, static_cast<std::size_t>(threads), 1, [&](std::size_t, std::size_t) {
+      if constexpr (Vnni) {
+        __m512i acc[12];
+        const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(5);
+        for (auto& r : acc) r = _mm512_setzero_si512();
+        for (long i = 0; i < iterations; ++i) {
+          for (auto& r : acc) r = _mm512_dpbusd_epi32(r, a, b);
+        }
+        __m512i sum = acc[0];
+        for (int j = 1; j < 12; ++j) sum = _mm512_add_epi32(sum, acc[j]);
+        benchmark::DoNotOptimize(sum);
+      } else {
+        __m512 acc[12];
+        const __m512 a = _mm512_set1_ps(1.0001f), b = _mm512_set1_ps(0.9999f);
+        for (auto& r : acc) r = _mm512_setzero_ps();
+        for (long i = 0; i < iterations; ++i) {
+          for (auto& r : acc) r = _mm512_fmadd_ps(r, a, b);
+        }
+        __m512 sum = acc[0];
+        for (int j = 1; j < 12; ++j) sum = _mm512_add_ps(sum, acc[j]);
+        benchmark::DoNotOptimize(sum);
+      }
+    });
+  }
+  // vpdpbusd: 64 multiply-adds = 128 integer ops; vfmadd 512-bit: 16 FMAs = 32 flops.
+  const double ops_per_instruction = Vnni ? 128.0 : 32.0;
+  state.counters["GOP/s"] = benchmark::Counter(ops_per_instruction * 12.0 * iterations * threads * state.iterations() * 1e-9,
+                                               benchmark::Counter::kIsRate);
+}
+
+std::string shape_name(shape s) {
+  return std::to_string(s.m) + "/" + std::to_string(s.n) + "/" + std::to_string(s.k);
+}
+
+template <class F>
+void register_format(const char* name) {
+  for (int threads : {1, 2}) {
+    for (const auto& s : shapes) {
+      for (bool cold : {false, true}) {
+        if (cold && s.m > 8) continue;
+        const std::string bm = std::string("BM_gemm<") + name + ",simd>/" + shape_name(s) + "/threads:" +
+                               std::to_string(threads) + (cold ? "/cold" : "/hot");
+        benchmark::RegisterBenchmark(bm.c_str(), [=](benchmark::State& st) { bm_gemm<F>(st, s, threads, cold); })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int threads : {1, 2}) {
+    const std::string t = "/threads:" + std::to_string(threads);
+    benchmark::RegisterBenchmark(("BM_limit_memory_read" + t).c_str(), [=](benchmark::State& s) { bm_memory_read(s, threads); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_limit_fma_peak" + t).c_str(), [=](benchmark::State& s) { bm_peak<false>(s, threads); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_limit_vnni_peak" + t).c_str(), [=](benchmark::State& s) { bm_peak<true>(s, threads); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  register_format<lowbit::ggml::q4_1>("Q4_1");
+  register_format<lowbit::ggml::q8_0>("Q8_0");
+  register_format<lowbit::f32>("F32");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

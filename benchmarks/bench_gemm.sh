@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Copyright lowbit contributors
+#
+# GEMM/GEMV of lowbit against its peers on the same shapes, in one run, with the machine's limits
+# measured in that run. Builds bench_gemm (Google Benchmark) and, when benchmarks/build_peers.sh
+# exists, the ggml / OpenBLAS / oneDNN peer programs; prints a markdown table with time, GFLOP/s,
+# weight GB/s, % of the measured limit (read bandwidth for M <= 8, VNNI or FMA peak otherwise) and
+# speed-ups lowbit / peer (>1: lowbit is faster). Also writes the raw results under build-bench/.
+# Usage: benchmarks/bench_gemm.sh [--filter REGEX] [--min-time SECONDS] [--no-peers]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+filter='.'
+min_time=0.3
+peers=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --filter) filter="$2"; shift 2 ;;
+    --min-time) min_time="$2"; shift 2 ;;
+    --no-peers) peers=0; shift ;;
+    *) echo "bench_gemm.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh
+out=build-bench
+cmake -S . -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_EXAMPLES=OFF \
+      -DLOWBIT_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build "$out" --target bench_gemm -j "$(nproc)" >/dev/null
+
+echo "[bench_gemm] limits and lowbit kernels" >&2
+"$out/benchmarks/bench_gemm" --benchmark_filter="BM_limit|$filter" --benchmark_min_time="$min_time" \
+  --benchmark_format=json > "$out/bench_gemm.json"
+
+: > "$out/peers.csv"
+if [ "$peers" -eq 1 ] && [ -x benchmarks/build_peers.sh ]; then
+  peer_dir="$(benchmarks/build_peers.sh | tail -n 1)"
+  for peer in "$peer_dir"/peer_*; do
+    [ -x "$peer" ] || continue
+    echo "[bench_gemm] $(basename "$peer")" >&2
+    "$peer" --min-time "$min_time" >> "$out/peers.csv" || echo "[bench_gemm] $(basename "$peer") failed" >&2
+  done
+fi
+
+python3 - "$out/bench_gemm.json" "$out/peers.csv" "$filter" <<'PY'
+import csv, json, re, sys
+results = json.load(open(sys.argv[1]))
+limits, ours = {}, []
+for b in results["benchmarks"]:
+    name = b["name"]
+    m = re.match(r"BM_limit_(\w+)/threads:(\d+)", name)
+    if m:
+        limits[(m.group(1), int(m.group(2)))] = b.get("GB/s", b.get("GOP/s"))
+        continue
+    m = re.match(r"BM_gemm<(\w+),simd>/(\d+)/(\d+)/(\d+)/threads:(\d+)/(hot|cold)", name)
+    if m:
+        fmt, M, N, K, T, w = m.group(1), *map(int, m.groups()[1:5]), m.group(6)
+        ours.append(dict(format=fmt, M=M, N=N, K=K, T=T, weights=w, seconds=b["real_time"] * 1e-6,
+                         gflops=b["GFLOP/s"], gbs=b["weight_GB/s"]))
+peers = {}
+for row in csv.reader(open(sys.argv[2])):
+    if len(row) != 8 or row[0] == "impl":
+        continue
+    impl, fmt, M, N, K, T, w, sec = row
+    peers[(impl, fmt, int(M), int(N), int(K), int(T), w)] = float(sec)
+print("Limits measured in this run: " + ", ".join(
+    f"{k[0]} {v:.1f} {'GB/s' if k[0] == 'memory_read' else 'GOP/s'} ({k[1]} thread{'s' if k[1] > 1 else ''})"
+    for k, v in sorted(limits.items())))
+print()
+print("| format | M x N x K | threads | weights | lowbit µs | GFLOP/s | weight GB/s | % of limit | ggml µs | lowbit/ggml | peer (F32) | lowbit/peer |")
+print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|")
+for r in ours:
+    if r["M"] <= 8:
+        limit = limits.get(("memory_read", r["T"]))
+        pct = 100 * r["gbs"] / limit if limit else float("nan")
+    else:
+        limit = limits.get(("fma_peak" if r["format"] == "F32" else "vnni_peak", r["T"]))
+        pct = 100 * r["gflops"] / limit if limit else float("nan")
+    key = (r["format"], r["M"], r["N"], r["K"], r["T"], r["weights"])
+    g = peers.get(("ggml",) + key)
+    ggml_cols = f"{g * 1e6:.0f} | {g / r['seconds']:.2f}" if g else "— | —"
+    peer_cols = "— | —"
+    if r["format"] == "F32":
+        best = [(peers[(p, "F32") + key[1:]], p) for p in ("openblas", "onednn") if (p, "F32") + key[1:] in peers]
+        if best:
+            sec, p = min(best)
+            peer_cols = f"{p} {sec * 1e6:.0f} µs | {sec / r['seconds']:.2f}"
+    print(f"| {r['format']} | {r['M']}x{r['N']}x{r['K']} | {r['T']} | {r['weights']} | {r['seconds'] * 1e6:.0f} | "
+          f"{r['gflops']:.1f} | {r['gbs']:.1f} | {pct:.0f}% | {ggml_cols} | {peer_cols} |")
+PY
