@@ -14,7 +14,7 @@
 //
 // Usage: peer_blas_dnnl [--shapes MxNxK,...] [--threads 1,2] [--impls openblas,onednn]
 //                       [--formats F32,BF16,U8S8] [--weights hot,cold] [--min-time 0.5]
-//                       [--header] [--no-check]
+//                       [--stat median|min] [--header] [--no-check]
 #include <cblas.h>
 #include <omp.h>
 
@@ -76,7 +76,10 @@ const std::vector<std::string> kDefaultShapes = {
 constexpr size_t kColdBytes = size_t(512) << 20;
 using clk = std::chrono::steady_clock;
 
+bool g_use_min = false;  // --stat min: report the best call instead of the median
+
 double median(std::vector<double> v) {
+    if (g_use_min) return *std::min_element(v.begin(), v.end());
     std::sort(v.begin(), v.end());
     size_t n = v.size();
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -318,11 +321,16 @@ int main(int argc, char** argv) {
             }
         } else if (a == "--min-time") o.min_time = std::atof(next().c_str());
         else if (a == "--header") header = true;
+        else if (a == "--stat") {
+            std::string v = next();
+            if (v == "min") g_use_min = true;
+            else if (v != "median") die("bad --stat value '" + v + "' (median, min)");
+        }
         else if (a == "--no-check") o.check = false;
         else if (a == "-h" || a == "--help") {
             std::printf("usage: %s [--shapes MxNxK,...] [--threads 1,2] [--impls openblas,onednn]\n"
                         "          [--formats F32,BF16,U8S8] [--weights hot,cold] [--min-time S]\n"
-                        "          [--header] [--no-check]\n"
+                        "          [--stat median|min] [--header] [--no-check]\n"
                         "--formats applies to onednn; openblas always runs F32.\n",
                         argv[0]);
             return 0;

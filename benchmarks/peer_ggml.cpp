@@ -14,7 +14,7 @@
 // stderr: buffer type used for each format/shape, correctness checks, progress.
 //
 // Usage: peer_ggml [--shapes MxNxK,...] [--threads 1,2] [--formats Q4_0,Q8_0,...]
-//                  [--weights hot,cold] [--min-time 0.5] [--header] [--no-check]
+//                  [--weights hot,cold] [--min-time 0.5] [--stat median|min] [--header] [--no-check]
 #include "ggml.h"
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
@@ -127,7 +127,10 @@ void log_filter(ggml_log_level level, const char* text, void*) {
     if (level == GGML_LOG_LEVEL_WARN || level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
 }
 
+bool g_use_min = false;  // --stat min: report the best call instead of the median
+
 double median(std::vector<double> v) {
+    if (g_use_min) return *std::min_element(v.begin(), v.end());
     std::sort(v.begin(), v.end());
     size_t n = v.size();
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -164,10 +167,16 @@ int main(int argc, char** argv) {
             }
         } else if (a == "--min-time") min_time = std::atof(next().c_str());
         else if (a == "--header") header = true;
+        else if (a == "--stat") {
+            std::string v = next();
+            if (v == "min") g_use_min = true;
+            else if (v != "median") die("bad --stat value '" + v + "' (median, min)");
+        }
         else if (a == "--no-check") check = false;
         else if (a == "-h" || a == "--help") {
             std::printf("usage: %s [--shapes MxNxK,...] [--threads 1,2] [--formats Q4_0,...]\n"
-                        "          [--weights hot,cold] [--min-time SECONDS] [--header] [--no-check]\n",
+                        "          [--weights hot,cold] [--min-time SECONDS] [--stat median|min]\n"
+                        "          [--header] [--no-check]\n",
                         argv[0]);
             return 0;
         } else die("unknown argument '" + a + "' (see --help)");
