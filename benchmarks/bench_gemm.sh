@@ -6,7 +6,7 @@
 # measured in that run. Builds bench_gemm (Google Benchmark) and, when benchmarks/build_peers.sh
 # exists, the ggml / OpenBLAS / oneDNN peer programs; prints a markdown table with time, GFLOP/s,
 # weight GB/s, % of the measured limit (read bandwidth for M <= 8, VNNI or FMA peak otherwise) and
-# speed-ups lowbit / peer (>1: lowbit is faster). Also writes the raw results under build-bench/.
+# speed-ups lowbit / peer (>1: lowbit is faster). Also writes the raw results under build-bench-gemm/.
 # Usage: benchmarks/bench_gemm.sh [--filter REGEX] [--min-time SECONDS] [--no-peers]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/setup.sh
-out=build-bench
+out=build-bench-gemm
 cmake -S . -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_EXAMPLES=OFF \
       -DLOWBIT_BUILD_BENCHMARKS=ON >/dev/null
 cmake --build "$out" --target bench_gemm -j "$(nproc)" >/dev/null
