@@ -102,7 +102,7 @@ void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, 
 
 TEMPLATE_TEST_CASE("gemm: simd == reference on odd shapes", "[gemm][simd]", lowbit::ggml::q4_1, lowbit::ggml::q8_0,
                    lowbit::f32) {
-  for (std::size_t m : {1, 3, 4, 17}) {
+  for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17}) {
     for (std::size_t n : {1, 15, 16, 17, 33}) {
       for (std::size_t k : {32, 96, 576}) check_simd_against_references<TestType>(m, n, k, 1);
     }

@@ -122,8 +122,7 @@ inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
       const __m512 mw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 288)));
       for (int i = 0; i < MR; ++i) {
         const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
-        std::int32_t xw[8];
-        std::memcpy(xw, xq_row, 32);
+        const auto* xw = reinterpret_cast<const dword_alias*>(xq_row);  // folds into {1to16} broadcasts
         __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[0], _mm512_set1_epi32(xw[0]));
         __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi[0], _mm512_set1_epi32(xw[1]));
         s0 = _mm512_dpbusd_epi32(s0, lo[1], _mm512_set1_epi32(xw[2]));

@@ -105,8 +105,7 @@ inline void q8_0_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
       for (int c = 0; c < 8; ++c) wq[c] = _mm512_loadu_si512(blk + 64 * c);
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 512)));
       for (int i = 0; i < MR; ++i) {
-        std::int32_t xw[8];
-        std::memcpy(xw, xq.row_qs(i0 + i) + b * 32, 32);
+        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * 32);  // {1to16} broadcasts
         __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(xw[0]));
         __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], _mm512_set1_epi32(xw[1]));
         s0 = _mm512_dpbusd_epi32(s0, wq[2], _mm512_set1_epi32(xw[2]));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
 #include "lowbit/backend/simd/panel_schedule.hpp"
@@ -40,25 +41,29 @@ struct packed_panels {
 
 namespace simd_detail {
 
+/// Rows of x per microkernel call: one decoded panel block serves this many activation rows.
+inline constexpr std::size_t tile_rows = 8;
+
 /// Runs `microkernel.template operator()<MR>(panel, n_blocks, xq, i0, acc)` over rows
-/// [i_begin, i_end) of the quantized activations against panel p, in tiles of up to 4 rows, and
-/// hands each row's 16 accumulators to the epilogue.
+/// [i_begin, i_end) of the quantized activations against panel p, in tiles of up to tile_rows
+/// rows, and hands each row's 16 accumulators to the epilogue.
 template <class Packed, class Microkernel, class Epilogue>
 inline void run_panel(const Packed& w, std::size_t p, const activation_q8& xq, std::size_t i_begin, std::size_t i_end,
                       matrix_view<float> y, const Epilogue& e, const Microkernel& microkernel) {
-  float acc[4][16];
+  float acc[tile_rows][16];
   const std::size_t n0 = p * Packed::nr;
   const std::size_t count = std::min<std::size_t>(Packed::nr, w.rows - n0);
   const std::size_t nb = w.blocks_per_row();
   std::size_t i = i_begin;
-  for (; i + 4 <= i_end; i += 4) {
-    microkernel.template operator()<4>(w.panel(p), nb, xq, i, acc);
-    for (int r = 0; r < 4; ++r) e(y.row(i + r), acc[r], n0, count);
+  for (; i + tile_rows <= i_end; i += tile_rows) {
+    microkernel.template operator()<tile_rows>(w.panel(p), nb, xq, i, acc);
+    for (std::size_t r = 0; r < tile_rows; ++r) e(y.row(i + r), acc[r], n0, count);
   }
   const std::size_t rest = i_end - i;
-  if (rest == 3) microkernel.template operator()<3>(w.panel(p), nb, xq, i, acc);
-  if (rest == 2) microkernel.template operator()<2>(w.panel(p), nb, xq, i, acc);
-  if (rest == 1) microkernel.template operator()<1>(w.panel(p), nb, xq, i, acc);
+  // The remaining rows, as one tile of their own size.
+  [&]<std::size_t... R>(std::index_sequence<R...>) {
+    ((rest == R + 1 ? (microkernel.template operator()<static_cast<int>(R + 1)>(w.panel(p), nb, xq, i, acc), 0) : 0), ...);
+  }(std::make_index_sequence<tile_rows - 1>{});
   for (std::size_t r = 0; r < rest; ++r) e(y.row(i + r), acc[r], n0, count);
 }
 

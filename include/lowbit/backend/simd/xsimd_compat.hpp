@@ -6,6 +6,7 @@
 // has no VNNI or AVX-VNNI architecture tags: those capabilities come from the compiler's macros).
 
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
@@ -28,6 +29,10 @@ inline constexpr bool has_vnni_v =
 /// True when kernels for Arch may use AVX2 integer instructions (vpmaddubsw, vpmaddwd).
 template <class Arch>
 inline constexpr bool has_avx2_v = std::is_base_of_v<xsimd::avx2, Arch>;
+
+/// An int32 that may alias other types and sit at any address: four activation codes read as one
+/// dword, which compilers fold into the embedded broadcast of `vpdpbusd`.
+typedef std::int32_t dword_alias __attribute__((may_alias, aligned(1)));
 
 /// Sum of all lanes (xsimd 8.1 spells it `hadd`; later versions `reduce_add`).
 template <class T, class Arch>
