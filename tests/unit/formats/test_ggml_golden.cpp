@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "lowbit/formats/ggml/q4_0.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
+#include "lowbit/formats/ggml/q5_0.hpp"
 #include "lowbit/formats/ggml/q8_0.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 #include "lowbit/io/gguf.hpp"
@@ -127,11 +129,11 @@ void check_entry(const golden& g, const json& e) {
   const auto raw = g.bytes(e["raw"]);
   const auto want = g.floats(e["dequantized"]);
   REQUIRE(want.size() == e["n_elements"].get<std::size_t>());
-  if (type == "Q4_1") {
-    check_decode<lowbit::ggml::q4_1>(name, raw, want);
-  } else if (type == "Q8_0") {
-    check_decode<lowbit::ggml::q8_0>(name, raw, want);
-  }
+  if (type == "Q4_0") check_decode<lowbit::ggml::q4_0>(name, raw, want);
+  if (type == "Q4_1") check_decode<lowbit::ggml::q4_1>(name, raw, want);
+  if (type == "Q5_0") check_decode<lowbit::ggml::q5_0>(name, raw, want);
+  if (type == "Q5_1") check_decode<lowbit::ggml::q5_1>(name, raw, want);
+  if (type == "Q8_0") check_decode<lowbit::ggml::q8_0>(name, raw, want);
 }
 
 // Quantizes the golden input with F::quantize_block and compares with gguf-py's bytes.
@@ -192,21 +194,26 @@ TEST_CASE("ggml: Q4_1 and Q8_0 decode real model rows bit-exactly like gguf-py",
   }
 }
 
-TEST_CASE("ggml: Q4_1 and Q8_0 decode random rows bit-exactly like gguf-py", "[ggml][golden][q4_1][q8_0]") {
+TEST_CASE("ggml: Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 decode random rows bit-exactly like gguf-py", "[ggml][golden]") {
   const golden& g = load_golden();
   for (const json& e : g.index["entries"]) {
     if (e["source"] == "random") check_entry(g, e);
   }
 }
 
-TEST_CASE("ggml: Q4_1 and Q8_0 quantize random rows byte-exactly like gguf-py", "[ggml][golden][q4_1][q8_0]") {
+TEST_CASE("ggml: Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 quantize random rows byte-exactly like gguf-py", "[ggml][golden]") {
   const golden& g = load_golden();
   for (const json& e : g.index["entries"]) {
     if (e["source"] != "random") continue;
     const std::string type = e["type"].get<std::string>();
     const std::string name = e["name"].get<std::string>();
-    if (type == "Q4_1") check_quantize<lowbit::ggml::q4_1>(name, g.floats(e["input"]), g.bytes(e["raw"]));
-    if (type == "Q8_0") check_quantize<lowbit::ggml::q8_0>(name, g.floats(e["input"]), g.bytes(e["raw"]));
+    const auto input = g.floats(e["input"]);
+    const auto raw = g.bytes(e["raw"]);
+    if (type == "Q4_0") check_quantize<lowbit::ggml::q4_0>(name, input, raw);
+    if (type == "Q4_1") check_quantize<lowbit::ggml::q4_1>(name, input, raw);
+    if (type == "Q5_0") check_quantize<lowbit::ggml::q5_0>(name, input, raw);
+    if (type == "Q5_1") check_quantize<lowbit::ggml::q5_1>(name, input, raw);
+    if (type == "Q8_0") check_quantize<lowbit::ggml::q8_0>(name, input, raw);
   }
 }
 

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/type.hpp"
+
+namespace lowbit::ggml {
+
+/// GGUF type Q5_0: 32 elements in 22 bytes, 5-bit codes with an fp16 scale, symmetric around 16.
+///
+/// Decode: `x[j] = d * (q[j] - 16)`, q in [0, 31]. Bytes: `d` (fp16), `qh[4]` (a little-endian u32
+/// whose bit j is the 5th bit of element j), `qs[16]` (low 4 bits: element j in the low nibble of
+/// `qs[j]`, element j + 16 in its high nibble). 5.5 bits per weight.
+/// Source: ggml `block_q5_0` (ggml/src/ggml-common.h), `dequantize_row_q5_0` and
+/// `quantize_row_q5_0_ref` (ggml/src/ggml-quants.c).
+struct q5_0 {
+  struct block {
+    std::uint16_t d;      ///< scale, IEEE binary16 bits
+    std::uint8_t qh[4];   ///< 5th bits, little-endian u32
+    std::uint8_t qs[16];  ///< low 4 bits, two per byte
+  };
+  static constexpr type type_id = type::q5_0;
+  static constexpr std::string_view name = "Q5_0";
+  static constexpr std::size_t block_size = 32;
+  static constexpr std::size_t block_bytes = 22;
+
+  /// Writes the 32 decoded values of `b` to `out[0..32)`.
+  static void dequantize_block(const block& b, float* out) noexcept {
+    const float d = fp16_to_f32(b.d);
+    const std::uint32_t qh = high_bits(b);
+    for (std::size_t j = 0; j < 16; ++j) {
+      const int q0 = (b.qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
+      const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+      out[j] = static_cast<float>(q0 - 16) * d;
+      out[j + 16] = static_cast<float>(q1 - 16) * d;
+    }
+  }
+
+  /// ggml's reference encoding: `d = max / -16` (max: the element of largest magnitude, signed),
+  /// `q = min(31, (int8)(x / d + 16.5))`.
+  static void quantize_block(const float* x, block& out) noexcept {
+    float amax = 0.0f, max = 0.0f;
+    for (std::size_t j = 0; j < block_size; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    out.d = f32_to_fp16(d);
+    std::uint32_t qh = 0;
+    for (std::size_t j = 0; j < 16; ++j) {
+      const auto q0 = static_cast<std::uint32_t>(std::min<int>(31, static_cast<std::int8_t>(x[j] * id + 16.5f)));
+      const auto q1 = static_cast<std::uint32_t>(std::min<int>(31, static_cast<std::int8_t>(x[j + 16] * id + 16.5f)));
+      out.qs[j] = static_cast<std::uint8_t>((q0 & 0x0f) | ((q1 & 0x0f) << 4));
+      qh |= ((q0 >> 4) & 1u) << j;
+      qh |= ((q1 >> 4) & 1u) << (j + 16);
+    }
+    set_high_bits(out, qh);
+  }
+
+  /// The 32 fifth bits of a block as a u32 (bit j: element j).
+  static std::uint32_t high_bits(const block& b) noexcept {
+    return static_cast<std::uint32_t>(b.qh[0]) | static_cast<std::uint32_t>(b.qh[1]) << 8 |
+           static_cast<std::uint32_t>(b.qh[2]) << 16 | static_cast<std::uint32_t>(b.qh[3]) << 24;
+  }
+  static void set_high_bits(block& b, std::uint32_t qh) noexcept {
+    for (int i = 0; i < 4; ++i) b.qh[i] = static_cast<std::uint8_t>(qh >> (8 * i));
+  }
+};
+static_assert(sizeof(q5_0::block) == q5_0::block_bytes);
+
+/// GGUF type Q5_1: 32 elements in 24 bytes, 5-bit unsigned codes with an fp16 scale and minimum.
+///
+/// Decode: `x[j] = d * q[j] + m`, q in [0, 31]. Bytes: `d` (fp16), `m` (fp16), `qh[4]` and `qs[16]`
+/// laid out as in Q5_0. 6.0 bits per weight.
+/// Source: ggml `block_q5_1` (ggml/src/ggml-common.h), `dequantize_row_q5_1` and
+/// `quantize_row_q5_1_ref` (ggml/src/ggml-quants.c).
+struct q5_1 {
+  struct block {
+    std::uint16_t d;      ///< scale, IEEE binary16 bits
+    std::uint16_t m;      ///< minimum, IEEE binary16 bits
+    std::uint8_t qh[4];   ///< 5th bits, little-endian u32
+    std::uint8_t qs[16];  ///< low 4 bits, two per byte
+  };
+  static constexpr type type_id = type::q5_1;
+  static constexpr std::string_view name = "Q5_1";
+  static constexpr std::size_t block_size = 32;
+  static constexpr std::size_t block_bytes = 24;
+
+  /// Writes the 32 decoded values of `b` to `out[0..32)`.
+  static void dequantize_block(const block& b, float* out) noexcept {
+    const float d = fp16_to_f32(b.d);
+    const float m = fp16_to_f32(b.m);
+    const std::uint32_t qh = static_cast<std::uint32_t>(b.qh[0]) | static_cast<std::uint32_t>(b.qh[1]) << 8 |
+                             static_cast<std::uint32_t>(b.qh[2]) << 16 | static_cast<std::uint32_t>(b.qh[3]) << 24;
+    for (std::size_t j = 0; j < 16; ++j) {
+      const int q0 = (b.qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
+      const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+      out[j] = static_cast<float>(q0) * d + m;
+      out[j + 16] = static_cast<float>(q1) * d + m;
+    }
+  }
+
+  /// ggml's reference min-max encoding: `d = (max - min) / 31`, `q = (uint8)((x - min) / d + 0.5)`.
+  static void quantize_block(const float* x, block& out) noexcept {
+    float lo = x[0], hi = x[0];
+    for (std::size_t j = 1; j < block_size; ++j) {
+      lo = std::min(lo, x[j]);
+      hi = std::max(hi, x[j]);
+    }
+    const float d = (hi - lo) / 31.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    out.d = f32_to_fp16(d);
+    out.m = f32_to_fp16(lo);
+    std::uint32_t qh = 0;
+    for (std::size_t j = 0; j < 16; ++j) {
+      const auto q0 = static_cast<std::uint32_t>(static_cast<std::uint8_t>((x[j] - lo) * id + 0.5f));
+      const auto q1 = static_cast<std::uint32_t>(static_cast<std::uint8_t>((x[j + 16] - lo) * id + 0.5f));
+      out.qs[j] = static_cast<std::uint8_t>((q0 & 0x0f) | ((q1 & 0x0f) << 4));
+      qh |= ((q0 >> 4) & 1u) << j;
+      qh |= ((q1 >> 4) & 1u) << (j + 16);
+    }
+    for (int i = 0; i < 4; ++i) out.qh[i] = static_cast<std::uint8_t>(qh >> (8 * i));
+  }
+};
+static_assert(sizeof(q5_1::block) == q5_1::block_bytes);
+
+}  // namespace lowbit::ggml
