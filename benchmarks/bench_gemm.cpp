@@ -16,6 +16,7 @@
 
 #include "lowbit/backend/simd.hpp"
 #include "lowbit/formats/float.hpp"
+#include "lowbit/formats/ggml/q4_0.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
 #include "lowbit/formats/ggml/q8_0.hpp"
 
@@ -176,6 +177,7 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
+  register_format<lowbit::ggml::q4_0>("Q4_0");
   register_format<lowbit::ggml::q4_1>("Q4_1");
   register_format<lowbit::ggml::q8_0>("Q8_0");
   register_format<lowbit::f32>("F32");

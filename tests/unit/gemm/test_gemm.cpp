@@ -8,6 +8,7 @@
 #include "catch.hpp"
 #include "lowbit/backend/simd.hpp"
 #include "lowbit/formats/float.hpp"
+#include "lowbit/formats/ggml/q4_0.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
 #include "lowbit/formats/ggml/q8_0.hpp"
 #include "lowbit/gemm/reference.hpp"
@@ -48,7 +49,16 @@ std::vector<double> oracle_q8(const std::vector<float>& x, std::size_t m, std::s
     for (std::size_t i = 0; i < m; ++i) {
       double sum = 0.0;
       for (std::size_t b = 0; b < nb; ++b) {
-        if constexpr (std::is_same_v<F, lowbit::ggml::q4_1>) {
+        if constexpr (std::is_same_v<F, lowbit::ggml::q4_0>) {
+          // Q4_0 · Q8_0: d_w d_x Σ (q_w - 8) q_x.
+          const auto& blk = w[r * nb + b];
+          long dot = 0;
+          for (std::size_t j = 0; j < 16; ++j) {
+            dot += static_cast<long>((blk.qs[j] & 15) - 8) * xq.row_qs(i)[b * 32 + j];
+            dot += static_cast<long>((blk.qs[j] >> 4) - 8) * xq.row_qs(i)[b * 32 + j + 16];
+          }
+          sum += double(lowbit::fp16_to_f32(blk.d)) * xq.row_d(i)[b] * dot;
+        } else if constexpr (std::is_same_v<F, lowbit::ggml::q4_1>) {
           // Q4_1 · Q8_1: d_w d_x Σ q_w q_x + m_w s_x, with s_x the fp16-rounded stored product.
           const auto& blk = w[r * nb + b];
           long dot = 0;
@@ -100,8 +110,8 @@ void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, 
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("gemm: simd == reference on odd shapes", "[gemm][simd]", lowbit::ggml::q4_1, lowbit::ggml::q8_0,
-                   lowbit::f32) {
+TEMPLATE_TEST_CASE("gemm: simd == reference on odd shapes", "[gemm][simd]", lowbit::ggml::q4_0, lowbit::ggml::q4_1,
+                   lowbit::ggml::q8_0, lowbit::f32) {
   for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17}) {
     for (std::size_t n : {1, 15, 16, 17, 33}) {
       for (std::size_t k : {32, 96, 576}) check_simd_against_references<TestType>(m, n, k, 1);
@@ -115,8 +125,8 @@ TEST_CASE("gemm: f32 simd handles K off SIMD width", "[gemm][simd][f32]") {
   for (std::size_t k : {1, 7, 17, 33, 577}) check_simd_against_references<lowbit::f32>(3, 5, k, 2);
 }
 
-TEMPLATE_TEST_CASE("gemm: threads give bit-identical results", "[gemm][simd][threads]", lowbit::ggml::q4_1,
-                   lowbit::ggml::q8_0, lowbit::f32) {
+TEMPLATE_TEST_CASE("gemm: threads give bit-identical results", "[gemm][simd][threads]", lowbit::ggml::q4_0,
+                   lowbit::ggml::q4_1, lowbit::ggml::q8_0, lowbit::f32) {
   const std::size_t m = 9, n = 100, k = 256;
   const auto w = quantize_matrix<TestType>(random_floats(n * k, 5), n, k);
   const auto x = random_floats(m * k, 6);
@@ -138,6 +148,11 @@ TEST_CASE("gemm: pack then unpack restores the file bytes", "[gemm][pack]") {
     std::vector<lowbit::ggml::q4_1::block> back4(w4.size());
     lowbit::unpack_q4_1(p4, back4);
     REQUIRE(std::memcmp(back4.data(), w4.data(), w4.size() * sizeof(w4[0])) == 0);
+    const auto w40 = quantize_matrix<lowbit::ggml::q4_0>(random_floats(n * k, 13), n, k);
+    auto p40 = lowbit::pack_q4_0({w40.data(), n, k});
+    std::vector<lowbit::ggml::q4_0::block> back40(w40.size());
+    lowbit::unpack_q4_0(p40, back40);
+    REQUIRE(std::memcmp(back40.data(), w40.data(), w40.size() * sizeof(w40[0])) == 0);
     const auto w8 = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 12), n, k);
     auto p8 = lowbit::pack_q8_0({w8.data(), n, k});
     std::vector<lowbit::ggml::q8_0::block> back8(w8.size());

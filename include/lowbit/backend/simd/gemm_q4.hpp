@@ -10,6 +10,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <type_traits>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"
@@ -19,6 +20,7 @@
 #include "lowbit/core/layout.hpp"
 #include "lowbit/core/matrix_view.hpp"
 #include "lowbit/core/parallel.hpp"
+#include "lowbit/formats/ggml/q4_0.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
 #include "lowbit/gemm/epilogue.hpp"
 #include "lowbit/gemm/kernel.hpp"
@@ -40,24 +42,36 @@ namespace lowbit {
 /// yields 16 row sums at once. `unpack_q4_1` restores the file layout exactly.
 using packed_q4_1 = packed_panels<ggml::q4_1, 320>;
 
-/// Packs W (file layout) into panels; see packed_q4_1. Threads split the panels.
-inline packed_q4_1 pack_q4_1(weight_view<ggml::q4_1> w, threads t = {}) {
-  packed_q4_1 out;
+/// Q4_0 weights in the same panels as packed_q4_1 without the minimums: per (panel, block) 256
+/// bytes of codes then the 16 scales (288 bytes, the file's size).
+using packed_q4_0 = packed_panels<ggml::q4_0, 288>;
+
+namespace simd_detail {
+template <class F>
+inline constexpr bool has_min_v = std::is_same_v<F, ggml::q4_1>;
+template <class F>
+using packed_q4_t = std::conditional_t<has_min_v<F>, packed_q4_1, packed_q4_0>;
+}  // namespace simd_detail
+
+/// Packs W (file layout, Q4_0 or Q4_1) into panels; see packed_q4_1. Threads split the panels.
+template <class F>
+simd_detail::packed_q4_t<F> pack_q4(weight_view<F> w, threads t = {}) {
+  using packed = simd_detail::packed_q4_t<F>;
+  packed out;
   out.rows = w.rows;
   out.cols = w.cols;
   const std::size_t nb = w.blocks_per_row();
-  out.bytes = simd_detail::aligned_buffer(out.panels() * nb * packed_q4_1::block_stride);
+  out.bytes = simd_detail::aligned_buffer(out.panels() * nb * packed::block_stride);
   auto* base = reinterpret_cast<std::uint8_t*>(out.bytes.data());
   parallel_for(t, out.panels(), 1, [&](std::size_t p_begin, std::size_t p_end) {
     for (std::size_t p = p_begin; p < p_end; ++p) {
       for (std::size_t b = 0; b < nb; ++b) {
-        std::uint8_t* dst = base + (p * nb + b) * packed_q4_1::block_stride;
+        std::uint8_t* dst = base + (p * nb + b) * packed::block_stride;
         auto* d = reinterpret_cast<std::uint16_t*>(dst + 256);
-        auto* m = reinterpret_cast<std::uint16_t*>(dst + 288);
         for (std::size_t r = 0; r < 16 && p * 16 + r < w.rows; ++r) {
-          const ggml::q4_1::block& blk = w.row(p * 16 + r)[b];
+          const typename F::block& blk = w.row(p * 16 + r)[b];
           d[r] = blk.d;
-          m[r] = blk.m;
+          if constexpr (simd_detail::has_min_v<F>) reinterpret_cast<std::uint16_t*>(dst + 288)[r] = blk.m;
           for (std::size_t k = 0; k < 32; ++k) {
             const std::size_t c = k / 8, within = k % 8, t4 = within % 4;
             const std::uint8_t q = k < 16 ? (blk.qs[k] & 0x0f) : (blk.qs[k - 16] >> 4);
@@ -71,21 +85,28 @@ inline packed_q4_1 pack_q4_1(weight_view<ggml::q4_1> w, threads t = {}) {
   return out;
 }
 
-/// Restores the file layout of a packed Q4_1 matrix into `out` (N * K / 32 blocks): the inverse
-/// of pack_q4_1. throws lowbit::error{errc::shape_mismatch} if out has another size.
-inline void unpack_q4_1(const packed_q4_1& w, std::span<ggml::q4_1::block> out) {
+/// Packs Q4_1 weights; see pack_q4.
+inline packed_q4_1 pack_q4_1(weight_view<ggml::q4_1> w, threads t = {}) { return pack_q4(w, t); }
+/// Packs Q4_0 weights; see pack_q4.
+inline packed_q4_0 pack_q4_0(weight_view<ggml::q4_0> w, threads t = {}) { return pack_q4(w, t); }
+
+/// Restores the file layout of a packed Q4_0 or Q4_1 matrix into `out` (N * K / 32 blocks): the
+/// inverse of pack_q4. throws lowbit::error{errc::shape_mismatch} if out has another size.
+template <class F>
+void unpack_q4(const simd_detail::packed_q4_t<F>& w, std::span<typename F::block> out) {
+  using packed = simd_detail::packed_q4_t<F>;
   const std::size_t nb = w.blocks_per_row();
   check(out.size() == w.rows * nb, errc::shape_mismatch, [&] {
-    return "unpack_q4_1: output holds " + std::to_string(out.size()) + " blocks, the matrix " +
+    return "unpack_q4: output holds " + std::to_string(out.size()) + " blocks, the matrix " +
            std::to_string(w.rows * nb);
   });
   for (std::size_t n = 0; n < w.rows; ++n) {
     const std::size_t p = n / 16, r = n % 16;
     for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* src = w.panel(p) + b * packed_q4_1::block_stride;
-      ggml::q4_1::block& blk = out[n * nb + b];
+      const std::uint8_t* src = w.panel(p) + b * packed::block_stride;
+      typename F::block& blk = out[n * nb + b];
       std::memcpy(&blk.d, src + 256 + 2 * r, 2);
-      std::memcpy(&blk.m, src + 288 + 2 * r, 2);
+      if constexpr (simd_detail::has_min_v<F>) std::memcpy(&blk.m, src + 288 + 2 * r, 2);
       for (std::size_t k = 0; k < 32; ++k) {
         const std::size_t c = k / 8, within = k % 8;
         const std::uint8_t byte = src[c * 64 + r * 4 + within % 4];
@@ -99,27 +120,37 @@ inline void unpack_q4_1(const packed_q4_1& w, std::span<ggml::q4_1::block> out) 
   }
 }
 
+/// Restores the file layout of a packed Q4_1 matrix; see unpack_q4.
+inline void unpack_q4_1(const packed_q4_1& w, std::span<ggml::q4_1::block> out) { unpack_q4<ggml::q4_1>(w, out); }
+/// Restores the file layout of a packed Q4_0 matrix; see unpack_q4.
+inline void unpack_q4_0(const packed_q4_0& w, std::span<ggml::q4_0::block> out) { unpack_q4<ggml::q4_0>(w, out); }
+
 namespace simd_detail {
 
-/// Microkernel: MR activation rows x one 16-row Q4_1 panel, all K blocks.
-/// acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k] + m_w[r] s_x[i,b]   (ggml's Q4_1·Q8_1 dot).
-template <class Arch, int MR>
-inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
-                             float (*acc_out)[16]) noexcept {
+/// Microkernel: MR activation rows x one 16-row Q4_1 or Q4_0 panel, all K blocks.
+/// Q4_1: acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k] + m_w[r] s_x[i,b]   (ggml's Q4_1·Q8_1);
+/// Q4_0: acc[i][r] = Σ_b d_w[r] d_x[i,b] (Σ_k q_w[r,k] q_x[i,k] - 8 Σ_k q_x[i,k])  (ggml's Q4_0·Q8_0),
+/// the offset subtracted exactly in int32.
+template <class Arch, int MR, class F>
+inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                           float (*acc_out)[16]) noexcept {
+  constexpr bool has_min = has_min_v<F>;
+  constexpr std::size_t stride = packed_q4_t<F>::block_stride;
   if constexpr (has_vnni_v<Arch>) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f);
     __m512 acc[MR];
     for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
     for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* blk = panel + b * packed_q4_1::block_stride;
+      const std::uint8_t* blk = panel + b * stride;
       __m512i lo[4], hi[4];
       for (int c = 0; c < 4; ++c) {
-        const __m512i v = _mm512_load_si512(blk + 64 * c);
+        const __m512i v = _mm512_loadu_si512(blk + 64 * c);
         lo[c] = _mm512_and_si512(v, low_mask);
         hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_mask);
       }
-      const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 256)));
-      const __m512 mw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 288)));
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 256)));
+      __m512 mw = _mm512_setzero_ps();
+      if constexpr (has_min) mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 288)));
       for (int i = 0; i < MR; ++i) {
         const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
         const auto* xw = reinterpret_cast<const dword_alias*>(xq_row);  // folds into {1to16} broadcasts
@@ -131,10 +162,11 @@ inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
         s1 = _mm512_dpbusd_epi32(s1, hi[2], _mm512_set1_epi32(xw[5]));
         s0 = _mm512_dpbusd_epi32(s0, lo[3], _mm512_set1_epi32(xw[6]));
         s1 = _mm512_dpbusd_epi32(s1, hi[3], _mm512_set1_epi32(xw[7]));
-        const __m512 dot = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+        __m512i isum = _mm512_add_epi32(s0, s1);
+        if constexpr (!has_min) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
         const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i0 + i)[b]));
-        acc[i] = _mm512_fmadd_ps(dot, scale, acc[i]);
-        acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xq.row_s(i0 + i)[b]), acc[i]);
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[i]);
+        if constexpr (has_min) acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xq.row_s(i0 + i)[b]), acc[i]);
       }
     }
     for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
@@ -146,16 +178,17 @@ inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
     __m256 acc[MR][2];
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* blk = panel + b * packed_q4_1::block_stride;
+      const std::uint8_t* blk = panel + b * stride;
       for (int h = 0; h < 2; ++h) {
         __m256i lo[4], hi[4];
         for (int c = 0; c < 4; ++c) {
-          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h));
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h));
           lo[c] = _mm256_and_si256(v, low_mask);
           hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_mask);
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256 + 16 * h)));
-        const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
+        __m256 mw = _mm256_setzero_ps();
+        if constexpr (has_min) mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
         for (int i = 0; i < MR; ++i) {
           const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
           std::int32_t xw[8];
@@ -166,9 +199,10 @@ inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
             const __m256i p1 = _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xw[2 * c + 1]));
             sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), ones));
           }
+          if constexpr (!has_min) sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
           const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i0 + i)[b]));
           acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i][h]);
-          acc[i][h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xq.row_s(i0 + i)[b]), acc[i][h]);
+          if constexpr (has_min) acc[i][h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xq.row_s(i0 + i)[b]), acc[i][h]);
         }
       }
     }
@@ -177,34 +211,46 @@ inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
       _mm256_storeu_ps(acc_out[i] + 8, acc[i][1]);
     }
   } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_1 kernel needs AVX2 or AVX-512 VNNI");
+    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_0/Q4_1 kernel needs AVX2 or AVX-512 VNNI");
   }
 }
 
-/// Runs the microkernel over rows [i_begin, i_end) of x and one panel, in tiles of up to 4 rows.
 }  // namespace simd_detail
 
-/// Q4_1 GEMM on the SIMD backend: activations quantized on the fly (activation_q8, ggml's Q8_1
-/// rules), weights in packed_q4_1 panels, integer dot products (AVX-512 VNNI `vpdpbusd`, or AVX2
-/// `vpmaddubsw`), f32 accumulation of the per-block scaled sums, fused epilogue.
-template <class Arch>
-struct gemm_kernel<ggml::q4_1, backend::simd<Arch>> {
-  using weight_type = packed_q4_1;
+namespace simd_detail {
+
+/// The SIMD GEMM of the 4-bit formats Q4_0 and Q4_1: activations quantized on the fly
+/// (activation_q8, ggml's Q8_0 / Q8_1 rules), weights in packed_q4_0 / packed_q4_1 panels, integer
+/// dot products (AVX-512 VNNI `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation of the per-block
+/// scaled sums, fused epilogue.
+template <class F, class Arch>
+struct q4_gemm_kernel {
+  using weight_type = packed_q4_t<F>;
   struct microkernel {
     template <int MR>
     void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                     float (*acc)[16]) const noexcept {
-      simd_detail::q4_1_microkernel<Arch, MR>(panel, nb, xq, i0, acc);
+      q4_microkernel<Arch, MR, F>(panel, nb, xq, i0, acc);
     }
   };
 
-  static weight_type prepare(weight_view<ggml::q4_1> w, threads t) { return pack_q4_1(w, t); }
+  static weight_type prepare(weight_view<F> w, threads t) { return pack_q4(w, t); }
 
   template <epilogue::stage E>
   static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
                   gemm_workspace& ws) {
-    simd_detail::run_packed_gemm<Arch>(x, w, y, t, e, ws, microkernel{});
+    run_packed_gemm<Arch>(x, w, y, t, e, ws, microkernel{});
   }
 };
+
+}  // namespace simd_detail
+
+/// Q4_1 GEMM on the SIMD backend (see simd_detail::q4_gemm_kernel).
+template <class Arch>
+struct gemm_kernel<ggml::q4_1, backend::simd<Arch>> : simd_detail::q4_gemm_kernel<ggml::q4_1, Arch> {};
+
+/// Q4_0 GEMM on the SIMD backend (see simd_detail::q4_gemm_kernel).
+template <class Arch>
+struct gemm_kernel<ggml::q4_0, backend::simd<Arch>> : simd_detail::q4_gemm_kernel<ggml::q4_0, Arch> {};
 
 }  // namespace lowbit
