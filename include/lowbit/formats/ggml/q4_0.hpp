@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/block_helpers.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
@@ -41,13 +42,7 @@ struct q4_0 {
   /// ggml's reference encoding: the element of largest magnitude, with its sign, maps to code 0:
   /// `d = max / -8`, `q = min(15, (int8)(x / d + 8.5))`.
   static void quantize_block(const float* x, block& out) noexcept {
-    float amax = 0.0f, max = 0.0f;
-    for (std::size_t j = 0; j < block_size; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
+    const float max = detail::signed_absmax(x, block_size);
     const float d = max / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     out.d = f32_to_fp16(d);

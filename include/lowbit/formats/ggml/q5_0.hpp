@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/block_helpers.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
@@ -35,7 +36,7 @@ struct q5_0 {
   /// Writes the 32 decoded values of `b` to `out[0..32)`.
   static void dequantize_block(const block& b, float* out) noexcept {
     const float d = fp16_to_f32(b.d);
-    const std::uint32_t qh = high_bits(b);
+    const std::uint32_t qh = detail::read_u32_le(b.qh);
     for (std::size_t j = 0; j < 16; ++j) {
       const int q0 = (b.qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
       const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
@@ -47,13 +48,7 @@ struct q5_0 {
   /// ggml's reference encoding: `d = max / -16` (max: the element of largest magnitude, signed),
   /// `q = min(31, (int8)(x / d + 16.5))`.
   static void quantize_block(const float* x, block& out) noexcept {
-    float amax = 0.0f, max = 0.0f;
-    for (std::size_t j = 0; j < block_size; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
+    const float max = detail::signed_absmax(x, block_size);
     const float d = max / -16.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     out.d = f32_to_fp16(d);
@@ -65,16 +60,7 @@ struct q5_0 {
       qh |= ((q0 >> 4) & 1u) << j;
       qh |= ((q1 >> 4) & 1u) << (j + 16);
     }
-    set_high_bits(out, qh);
-  }
-
-  /// The 32 fifth bits of a block as a u32 (bit j: element j).
-  static std::uint32_t high_bits(const block& b) noexcept {
-    return static_cast<std::uint32_t>(b.qh[0]) | static_cast<std::uint32_t>(b.qh[1]) << 8 |
-           static_cast<std::uint32_t>(b.qh[2]) << 16 | static_cast<std::uint32_t>(b.qh[3]) << 24;
-  }
-  static void set_high_bits(block& b, std::uint32_t qh) noexcept {
-    for (int i = 0; i < 4; ++i) b.qh[i] = static_cast<std::uint8_t>(qh >> (8 * i));
+    detail::write_u32_le(out.qh, qh);
   }
 };
 static_assert(sizeof(q5_0::block) == q5_0::block_bytes);
@@ -101,8 +87,7 @@ struct q5_1 {
   static void dequantize_block(const block& b, float* out) noexcept {
     const float d = fp16_to_f32(b.d);
     const float m = fp16_to_f32(b.m);
-    const std::uint32_t qh = static_cast<std::uint32_t>(b.qh[0]) | static_cast<std::uint32_t>(b.qh[1]) << 8 |
-                             static_cast<std::uint32_t>(b.qh[2]) << 16 | static_cast<std::uint32_t>(b.qh[3]) << 24;
+    const std::uint32_t qh = detail::read_u32_le(b.qh);
     for (std::size_t j = 0; j < 16; ++j) {
       const int q0 = (b.qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
       const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
@@ -130,7 +115,7 @@ struct q5_1 {
       qh |= ((q0 >> 4) & 1u) << j;
       qh |= ((q1 >> 4) & 1u) << (j + 16);
     }
-    for (int i = 0; i < 4; ++i) out.qh[i] = static_cast<std::uint8_t>(qh >> (8 * i));
+    detail::write_u32_le(out.qh, qh);
   }
 };
 static_assert(sizeof(q5_1::block) == q5_1::block_bytes);

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/block_helpers.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
@@ -37,12 +38,7 @@ struct q8_0 {
   /// Absmax round-to-nearest encoding, byte-exact with ggml's reference quantizer:
   /// `d = max|x| / 127`, `q = roundf(x / d)` (ties away from zero).
   static void quantize_block(const float* x, block& out) noexcept {
-    float amax = 0.0f;
-    for (std::size_t j = 0; j < block_size; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    out.d = f32_to_fp16(d);
-    for (std::size_t j = 0; j < block_size; ++j) out.qs[j] = static_cast<std::int8_t>(std::roundf(x[j] * id));
+    out.d = f32_to_fp16(detail::quantize_q8_codes(x, out.qs).d);
   }
 };
 static_assert(sizeof(q8_0::block) == q8_0::block_bytes);

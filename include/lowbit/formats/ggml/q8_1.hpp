@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/block_helpers.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
@@ -38,17 +39,9 @@ struct q8_1 {
   /// Absmax encoding as ggml's reference: `d = max|x| / 127`, `q = roundf(x / d)`,
   /// `s = fp16(d * sum(q))` with the unrounded f32 `d`.
   static void quantize_block(const float* x, block& out) noexcept {
-    float amax = 0.0f;
-    for (std::size_t j = 0; j < block_size; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    int sum = 0;
-    for (std::size_t j = 0; j < block_size; ++j) {
-      out.qs[j] = static_cast<std::int8_t>(std::roundf(x[j] * id));
-      sum += out.qs[j];
-    }
-    out.d = f32_to_fp16(d);
-    out.s = f32_to_fp16(static_cast<float>(sum) * d);
+    const auto codes = detail::quantize_q8_codes(x, out.qs);
+    out.d = f32_to_fp16(codes.d);
+    out.s = f32_to_fp16(static_cast<float>(codes.sum) * codes.d);
   }
 };
 static_assert(sizeof(q8_1::block) == q8_1::block_bytes);
