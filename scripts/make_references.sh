@@ -10,19 +10,11 @@
 # Env: LOWBIT_CACHE (default: $HOME/.cache/lowbit)
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LOG_TAG=make_references
+# shellcheck source=scripts/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 REPO_DIR="$(cd "${SCRIPT_DIR}/.." && pwd)"
-CACHE="${LOWBIT_CACHE:-$HOME/.cache/lowbit}"
 LLAMA_SRC="${CACHE}/llama/llama_cpp_python-0.3.36"
-
-die() { echo "[make_references] ERROR: $*" >&2; exit 1; }
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-    else die "need root (or sudo) to run: $*"
-    fi
-}
 
 MODEL="$("${SCRIPT_DIR}/fetch_model.sh" | tail -n 1)"
 BIN_DIR="$("${SCRIPT_DIR}/build_llama.sh" | tail -n 1)"
@@ -31,7 +23,7 @@ BIN_DIR="$("${SCRIPT_DIR}/build_llama.sh" | tail -n 1)"
 
 # The low-level bindings need numpy and typing_extensions only.
 if ! python3 -c 'import numpy, typing_extensions' >/dev/null 2>&1; then
-    echo "[make_references] installing python3-numpy python3-typing-extensions via apt" >&2
+    log "installing python3-numpy python3-typing-extensions via apt"
     as_root apt-get update
     as_root apt-get install -y python3-numpy python3-typing-extensions
 fi
