@@ -19,6 +19,7 @@
 #include "lowbit/formats/ggml/q4_0.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
 #include "lowbit/formats/ggml/q8_0.hpp"
+#include "peer_common.hpp"
 
 namespace {
 
@@ -28,13 +29,17 @@ struct shape {
   std::size_t m, n, k;
 };
 
-const std::vector<shape> shapes = {
-    {1, 4096, 4096},  {8, 4096, 4096},   {128, 4096, 4096}, {512, 4096, 4096}, {1, 11008, 4096},
-    {1, 576, 576},    {1, 1536, 576},    {1, 576, 1536},    {1, 49152, 576},   {128, 576, 576},
-    {128, 1536, 576}, {128, 576, 1536},
-};
+// The peers' shapes (peer_common.hpp), so that bench_gemm.sh can pair every measurement.
+std::vector<shape> all_shapes() {
+  std::vector<shape> out;
+  for (const auto& s : peer::default_shapes) {
+    const auto p = peer::parse_shape(s);
+    out.push_back({static_cast<std::size_t>(p.M), static_cast<std::size_t>(p.N), static_cast<std::size_t>(p.K)});
+  }
+  return out;
+}
 
-constexpr std::size_t cold_bytes = std::size_t{576} << 20;  // > 512 MiB of weight copies
+constexpr std::size_t cold_bytes = peer::cold_bytes + (std::size_t{64} << 20);  // > 512 MiB of weight copies
 
 std::vector<float> random_floats(std::size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -149,7 +154,7 @@ std::string shape_name(shape s) {
 template <class F>
 void register_format(const char* name) {
   for (int threads : {1, 2}) {
-    for (const auto& s : shapes) {
+    for (const auto& s : all_shapes()) {
       for (bool cold : {false, true}) {
         if (cold && s.m > 8) continue;
         const std::string bm = std::string("BM_gemm<") + name + ",simd>/" + shape_name(s) + "/threads:" +

@@ -38,52 +38,17 @@ int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 }
 
+#include "peer_common.hpp"
+
 namespace {
 
-struct Shape { int64_t M, N, K; };
+using peer::Shape;
+using peer::die;
+using peer::split;
+using peer::parse_shape;
 
-[[noreturn]] void die(const std::string& msg) {
-    std::fprintf(stderr, "peer_blas_dnnl: error: %s\n", msg.c_str());
-    std::exit(2);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    while (b <= s.size()) {
-        size_t e = s.find(sep, b);
-        if (e == std::string::npos) e = s.size();
-        if (e > b) out.push_back(s.substr(b, e - b));
-        b = e + 1;
-    }
-    return out;
-}
-
-Shape parse_shape(const std::string& s) {
-    char x1 = 0, x2 = 0, tail = 0;
-    long long m = 0, n = 0, k = 0;
-    if (std::sscanf(s.c_str(), "%lld%c%lld%c%lld%c", &m, &x1, &n, &x2, &k, &tail) != 5 ||
-        x1 != 'x' || x2 != 'x' || m <= 0 || n <= 0 || k <= 0)
-        die("bad shape '" + s + "' (expected MxNxK, e.g. 1x4096x4096)");
-    return {m, n, k};
-}
-
-const std::vector<std::string> kDefaultShapes = {
-    "1x4096x4096", "8x4096x4096", "128x4096x4096", "512x4096x4096", "1x11008x4096",
-    "1x576x576",   "1x1536x576",  "1x576x1536",    "1x49152x576",   "128x576x576",
-    "128x1536x576", "128x576x1536"};
-
-constexpr size_t kColdBytes = size_t(512) << 20;
 using clk = std::chrono::steady_clock;
 
-bool g_use_min = false;  // --stat min: report the best call instead of the median
-
-double median(std::vector<double> v) {
-    if (g_use_min) return *std::min_element(v.begin(), v.end());
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 struct Opts {
     std::vector<int> threads = {1, 2};
@@ -116,7 +81,7 @@ void measure(const Opts& o, const char* impl, const char* fmt, const Shape& sh, 
                 if (t.size() >= 100000) break;
             }
             std::printf("%s,%s,%lld,%lld,%lld,%d,%s,%.9g\n", impl, fmt, (long long)sh.M,
-                        (long long)sh.N, (long long)sh.K, nt, is_cold ? "cold" : "hot", median(t));
+                        (long long)sh.N, (long long)sh.K, nt, is_cold ? "cold" : "hot", peer::statistic(t));
             std::fflush(stdout);
         }
     }
@@ -124,7 +89,7 @@ void measure(const Opts& o, const char* impl, const char* fmt, const Shape& sh, 
 
 int copies_for(const Opts& o, const Shape& sh, size_t wbytes) {
     if (!(o.cold && sh.M <= 8)) return 1;
-    return int(std::max<size_t>(2, kColdBytes / wbytes + 1));
+    return int(std::max<size_t>(2, peer::cold_bytes / wbytes + 1));
 }
 
 // Checks 16 sampled outputs against a double-precision reference; tol relative to sum|x*w|.
@@ -291,8 +256,9 @@ void run_onednn(const Opts& o, const std::string& fmt, const Shape& sh,
 }  // namespace
 
 int main(int argc, char** argv) {
+    peer::program = "peer_blas_dnnl";
     Opts o;
-    std::vector<std::string> shape_s = kDefaultShapes;
+    std::vector<std::string> shape_s = peer::default_shapes;
     std::vector<std::string> impls = {"openblas", "onednn"};
     std::vector<std::string> formats = {"F32", "BF16", "U8S8"};
     bool header = false;
@@ -323,7 +289,7 @@ int main(int argc, char** argv) {
         else if (a == "--header") header = true;
         else if (a == "--stat") {
             std::string v = next();
-            if (v == "min") g_use_min = true;
+            if (v == "min") peer::use_min = true;
             else if (v != "median") die("bad --stat value '" + v + "' (median, min)");
         }
         else if (a == "--no-check") o.check = false;

@@ -31,43 +31,14 @@
 #include <string>
 #include <vector>
 
+#include "peer_common.hpp"
+
 namespace {
 
-struct Shape { int64_t M, N, K; };
-
-[[noreturn]] void die(const std::string& msg) {
-    std::fprintf(stderr, "peer_ggml: error: %s\n", msg.c_str());
-    std::exit(2);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    while (b <= s.size()) {
-        size_t e = s.find(sep, b);
-        if (e == std::string::npos) e = s.size();
-        if (e > b) out.push_back(s.substr(b, e - b));
-        b = e + 1;
-    }
-    return out;
-}
-
-Shape parse_shape(const std::string& s) {
-    Shape sh{};
-    char x1 = 0, x2 = 0;
-    long long m = 0, n = 0, k = 0;
-    char tail = 0;
-    if (std::sscanf(s.c_str(), "%lld%c%lld%c%lld%c", &m, &x1, &n, &x2, &k, &tail) != 5 ||
-        x1 != 'x' || x2 != 'x' || m <= 0 || n <= 0 || k <= 0)
-        die("bad shape '" + s + "' (expected MxNxK, e.g. 1x4096x4096)");
-    sh.M = m; sh.N = n; sh.K = k;
-    return sh;
-}
-
-const std::vector<std::string> kDefaultShapes = {
-    "1x4096x4096", "8x4096x4096", "128x4096x4096", "512x4096x4096", "1x11008x4096",
-    "1x576x576",   "1x1536x576",  "1x576x1536",    "1x49152x576",   "128x576x576",
-    "128x1536x576", "128x576x1536"};
+using peer::Shape;
+using peer::die;
+using peer::split;
+using peer::parse_shape;
 const std::vector<std::string> kDefaultFormats = {
     "Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "Q2_K", "IQ4_NL", "TQ2_0", "BF16", "F32"};
 
@@ -85,7 +56,6 @@ ggml_type type_from_name(const std::string& name) {
 
 using clk = std::chrono::steady_clock;
 
-constexpr size_t kColdBytes = size_t(512) << 20;
 
 // llama.cpp's CPU buffer-type list without GPUs: extra buffer types of the CPU device,
 // then the CPU device's default buffer type (src/llama-model.cpp make_cpu_buft_list).
@@ -127,19 +97,12 @@ void log_filter(ggml_log_level level, const char* text, void*) {
     if (level == GGML_LOG_LEVEL_WARN || level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
 }
 
-bool g_use_min = false;  // --stat min: report the best call instead of the median
-
-double median(std::vector<double> v) {
-    if (g_use_min) return *std::min_element(v.begin(), v.end());
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::vector<std::string> shape_s = kDefaultShapes, format_s = kDefaultFormats;
+    peer::program = "peer_ggml";
+    std::vector<std::string> shape_s = peer::default_shapes, format_s = kDefaultFormats;
     std::vector<int> threads = {1, 2};
     bool do_hot = true, do_cold = true, header = false, check = true;
     double min_time = 0.5;
@@ -169,7 +132,7 @@ int main(int argc, char** argv) {
         else if (a == "--header") header = true;
         else if (a == "--stat") {
             std::string v = next();
-            if (v == "min") g_use_min = true;
+            if (v == "min") peer::use_min = true;
             else if (v != "median") die("bad --stat value '" + v + "' (median, min)");
         }
         else if (a == "--no-check") check = false;
@@ -230,7 +193,7 @@ int main(int argc, char** argv) {
                          ggml_backend_buft_name(buft));
 
             const bool cold = do_cold && M <= 8;
-            const int ncopies = cold ? int(std::max<size_t>(2, kColdBytes / wbytes + 1)) : 1;
+            const int ncopies = cold ? int(std::max<size_t>(2, peer::cold_bytes / wbytes + 1)) : 1;
 
             ggml_init_params pw = {ggml_tensor_overhead() * (ncopies + 1), nullptr, true};
             ggml_context* ctx_w = ggml_init(pw);
@@ -313,7 +276,7 @@ int main(int argc, char** argv) {
                         if (t.size() >= 100000) break;
                     }
                     std::printf("ggml,%s,%lld,%lld,%lld,%d,%s,%.9g\n", fmt.c_str(), (long long)M,
-                                (long long)N, (long long)K, nt, is_cold ? "cold" : "hot", median(t));
+                                (long long)N, (long long)K, nt, is_cold ? "cold" : "hot", peer::statistic(t));
                     std::fflush(stdout);
                 }
             }
