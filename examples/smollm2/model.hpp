@@ -65,16 +65,16 @@ struct hparams {
     h.n_embd = file.get_u32("llama.embedding_length");
     h.n_ff = file.get_u32("llama.feed_forward_length");
     h.n_head = file.get_u32("llama.attention.head_count");
-    h.n_head_kv = file.find("llama.attention.head_count_kv") ? file.get_u32("llama.attention.head_count_kv") : h.n_head;
+    h.n_head_kv = file.get_or<std::uint32_t>("llama.attention.head_count_kv", static_cast<std::uint32_t>(h.n_head));
     h.n_ctx_train = file.get_u32("llama.context_length");
     h.rms_eps = file.get_f32("llama.attention.layer_norm_rms_epsilon");
-    if (file.find("llama.rope.freq_base")) h.rope_theta = file.get_f32("llama.rope.freq_base");
+    h.rope_theta = file.get_or<float>("llama.rope.freq_base", h.rope_theta);
     lowbit::check(h.n_head > 0 && h.n_embd % h.n_head == 0, lowbit::errc::corrupt,
                   "llama.embedding_length is not a multiple of llama.attention.head_count");
     lowbit::check(h.n_head_kv > 0 && h.n_head % h.n_head_kv == 0, lowbit::errc::corrupt,
                   "llama.attention.head_count is not a multiple of head_count_kv");
     h.head_dim = h.n_embd / h.n_head;
-    h.n_rot = file.find("llama.rope.dimension_count") ? file.get_u32("llama.rope.dimension_count") : h.head_dim;
+    h.n_rot = file.get_or<std::uint32_t>("llama.rope.dimension_count", static_cast<std::uint32_t>(h.head_dim));
     lowbit::check(h.n_rot <= h.head_dim && h.n_rot % 2 == 0, lowbit::errc::corrupt,
                   "llama.rope.dimension_count must be even and <= head_dim");
     h.n_vocab = file.tensor("token_embd.weight").ne[1];

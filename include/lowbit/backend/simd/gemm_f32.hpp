@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <xsimd/xsimd.hpp>
 
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/backend/simd/xsimd_compat.hpp"

@@ -188,7 +188,8 @@ inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const acti
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256 + 16 * h)));
         __m256 mw = _mm256_setzero_ps();
-        if constexpr (has_min) mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
+        if constexpr (has_min)
+          mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
         for (int i = 0; i < MR; ++i) {
           const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
           std::int32_t xw[8];

@@ -62,8 +62,10 @@ inline void run_panel(const Packed& w, std::size_t p, const activation_q8& xq, s
   const std::size_t rest = i_end - i;
   // The remaining rows, as one tile of their own size.
   [&]<std::size_t... R>(std::index_sequence<R...>) {
-    ((rest == R + 1 ? (microkernel.template operator()<static_cast<int>(R + 1)>(w.panel(p), nb, xq, i, acc), 0) : 0), ...);
-  }(std::make_index_sequence<tile_rows - 1>{});
+    ((rest == R + 1 ? (microkernel.template operator()<static_cast<int>(R + 1)>(w.panel(p), nb, xq, i, acc), 0) : 0),
+     ...);
+  }
+  (std::make_index_sequence<tile_rows - 1>{});
   for (std::size_t r = 0; r < rest; ++r) e(y.row(i + r), acc[r], n0, count);
 }
 

@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <xsimd/xsimd.hpp>
 
 #include "lowbit/backend/simd/xsimd_compat.hpp"
 #include "lowbit/core/error.hpp"

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <string_view>
-#include <xsimd/xsimd.hpp>
 
+#include "lowbit/backend/simd/xsimd_compat.hpp"
 #include "lowbit/core/backend.hpp"
 
 namespace lowbit::backend {

@@ -2,13 +2,24 @@
 // Copyright lowbit contributors
 #pragma once
 
-// The one header that names version-specific xsimd symbols (Debian bookworm ships xsimd 8.1, which
-// has no VNNI or AVX-VNNI architecture tags: those capabilities come from the compiler's macros).
+// The one header that includes xsimd and names version-specific xsimd symbols (Debian bookworm
+// ships xsimd 8.1, which has no VNNI or AVX-VNNI architecture tags: those capabilities come from
+// the compiler's macros). lowbit's other headers include this one, not <xsimd/xsimd.hpp>.
 
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+
+// GCC 12 reports -Wmaybe-uninitialized inside its own avx512fintrin.h (the `__Y = __Y` idiom of
+// _mm512_undefined_*) when xsimd's exp is inlined; the state at the intrinsics' first inclusion decides.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <xsimd/xsimd.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace lowbit::simd_detail {
 
@@ -37,7 +48,11 @@ typedef std::int32_t dword_alias __attribute__((may_alias, aligned(1)));
 /// Sum of all lanes (xsimd 8.1 spells it `hadd`; later versions `reduce_add`).
 template <class T, class Arch>
 inline T reduce_add(const xsimd::batch<T, Arch>& v) noexcept {
+#if XSIMD_VERSION_MAJOR >= 9
+  return xsimd::reduce_add(v);
+#else
   return xsimd::hadd(v);
+#endif
 }
 
 /// Largest lane (xsimd 8.1 has no `reduce_max`).

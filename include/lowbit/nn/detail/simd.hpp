@@ -10,16 +10,7 @@
 #include <cstddef>
 #include <limits>
 
-// GCC 12 reports -Wmaybe-uninitialized inside its own avx512fintrin.h (the `__Y = __Y` idiom of
-// _mm512_undefined_*) when xsimd's exp is inlined; the state at the intrinsics' first inclusion decides.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <xsimd/xsimd.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "lowbit/backend/simd/xsimd_compat.hpp"
 
 namespace lowbit::nn::detail {
 
@@ -30,14 +21,7 @@ using batch_f32 = xsimd::batch<float>;
 inline constexpr std::size_t batch_width = batch_f32::size;
 
 /// Sum of the lanes of `b`.
-inline float reduce_add(const batch_f32& b) noexcept {
-  // xsimd 9 renamed hadd to reduce_add; only the name differs.
-#if XSIMD_VERSION_MAJOR >= 9
-  return xsimd::reduce_add(b);
-#else
-  return xsimd::hadd(b);
-#endif
-}
+inline float reduce_add(const batch_f32& b) noexcept { return simd_detail::reduce_add(b); }
 
 /// Maximum of the lanes of `b`.
 inline float reduce_max(const batch_f32& b) noexcept {
