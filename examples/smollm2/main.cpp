@@ -181,12 +181,12 @@ int run(int argc, char** argv) {
   m.forward(prompt_ids, 0, false, logits, t);
   const double pp_seconds = seconds_since(pp_start);
 
-  const std::int32_t eos = static_cast<std::int32_t>(tok.eos_id());
-  const std::int32_t end_of_text = 0;
+  // Generation ends at the chat turn's end (<|im_end|>, the file's eos) or at <|endoftext|>.
+  const std::int32_t eos = tok.eos_id();
+  const std::int32_t end_of_text = tok.id_of("<|endoftext|>");
   std::size_t generated = 0;
   std::size_t pos = prompt_ids.size();
   const auto tg_start = std::chrono::steady_clock::now();
-  std::string generated_ids;
   while (generated < o.tokens) {
     const std::int32_t next = sampler.sample(std::span<const float>(logits.data.data(), logits.cols));
     if (next == eos || next == end_of_text) break;
