@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "golden_data.hpp"
 #include "lowbit/formats/ggml/q4_0.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
 #include "lowbit/formats/ggml/q5_0.hpp"
@@ -29,72 +30,14 @@
 namespace {
 
 using json = nlohmann::json;
-namespace fs = std::filesystem;
 
-struct golden {
-  json index;
-  std::vector<std::byte> blob;
-
-  std::span<const std::byte> bytes(const json& ref) const {
-    const auto offset = ref["offset"].get<std::size_t>();
-    const auto size = ref["size"].get<std::size_t>();
-    REQUIRE(offset + size <= blob.size());
-    return std::span<const std::byte>(blob).subspan(offset, size);
-  }
-
-  std::vector<float> floats(const json& ref) const {
-    const auto b = bytes(ref);
-    REQUIRE(b.size() % 4 == 0);
-    std::vector<float> out(b.size() / 4);
-    std::memcpy(out.data(), b.data(), b.size());  // little-endian host assumed (x86-64, arm64)
-    return out;
-  }
-};
+using golden = lowbit_test::golden_data;
+using lowbit_test::compare_bits;
+using comparison = lowbit_test::bit_comparison;
 
 const golden& load_golden() {
-  static const golden g = [] {
-    const fs::path dir = fs::path(LOWBIT_TEST_DATA_DIR) / "gguf";
-    golden out;
-    std::ifstream index(dir / "golden_blocks.json");
-    REQUIRE(index.good());
-    out.index = json::parse(index);
-    std::ifstream bin(dir / "golden_blocks.bin", std::ios::binary);
-    REQUIRE(bin.good());
-    const std::vector<char> chars((std::istreambuf_iterator<char>(bin)), std::istreambuf_iterator<char>());
-    out.blob.resize(chars.size());
-    std::memcpy(out.blob.data(), chars.data(), chars.size());
-    REQUIRE(out.blob.size() == out.index["bin_size"].get<std::size_t>());
-    return out;
-  }();
+  static const golden g = golden::load("gguf", "golden_blocks");
   return g;
-}
-
-// Distance in units in the last place between two floats (0 when bit-identical, also for -0 vs +0 = 1).
-std::int64_t ulp_distance(float a, float b) {
-  const auto ordered = [](float x) {
-    const auto i = std::bit_cast<std::int32_t>(x);
-    return i < 0 ? std::int64_t{INT32_MIN} - i : std::int64_t{i};
-  };
-  const std::int64_t d = ordered(a) - ordered(b);
-  return d < 0 ? -d : d;
-}
-
-struct comparison {
-  std::size_t mismatches = 0;
-  std::int64_t max_ulp = 0;
-  std::size_t first_bad = 0;
-};
-
-comparison compare_bits(const std::vector<float>& got, const std::vector<float>& want) {
-  comparison c;
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (std::bit_cast<std::uint32_t>(got[i]) != std::bit_cast<std::uint32_t>(want[i])) {
-      if (c.mismatches++ == 0) c.first_bad = i;
-      c.max_ulp = std::max(c.max_ulp, ulp_distance(got[i], want[i]));
-    }
-  }
-  return c;
 }
 
 // Decodes `raw` with F::dequantize_block (block by block) and with lowbit::dequantize_row<F>; both must
