@@ -31,7 +31,8 @@ concept format = requires(const typename F::block& b, float* out) {
 &&std::is_trivially_copyable_v<typename F::block> && sizeof(typename F::block) == F::block_bytes;
 
 /// A format that also has an encoder: `F::quantize_block(const float* x, block& out)` reads
-/// `block_size` floats and writes the block its definition's reference quantizer writes.
+/// `block_size` floats and writes the block its definition's quantizer writes (for the GGUF types:
+/// what ggml's `ggml_quantize_chunk` writes without an importance matrix).
 template <class F>
 concept quantizable_format = format<F> && requires(const float* x, typename F::block& out) {
   F::quantize_block(x, out);

@@ -61,8 +61,9 @@ void check_quantize_row_args(std::span<const float> x, std::size_t dst_bytes, st
 
 /// Quantizes one row: `x` (n floats) -> `dst` (n / block_size blocks of F, the file's bytes).
 ///
-/// Without `importance` every block is encoded by `F::quantize_block` (for the GGUF types: ggml's
-/// reference quantizer, byte for byte). With `importance` (n weights, one per element; for a
+/// Without `importance` every block is encoded by `F::quantize_block` (for the GGUF types: what
+/// ggml's `ggml_quantize_chunk` writes without an imatrix, i.e. what llama-quantize writes, byte for
+/// byte; for most types that is ggml's `quantize_row_*_ref`, for IQ4_NL its searched variant). With `importance` (n weights, one per element; for a
 /// weight matrix, the per-column importance repeated for each row) the encoder minimises the
 /// importance-weighted squared error as `F::quantize_row` defines it.
 ///

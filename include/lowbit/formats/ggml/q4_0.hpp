@@ -10,6 +10,8 @@
 
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/block_helpers.hpp"
+#include "lowbit/formats/ggml/imatrix_fit.hpp"
+#include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
@@ -50,6 +52,35 @@ struct q4_0 {
       const auto q0 = static_cast<std::uint8_t>(std::min<int>(15, static_cast<std::int8_t>(x[j] * id + 8.5f)));
       const auto q1 = static_cast<std::uint8_t>(std::min<int>(15, static_cast<std::int8_t>(x[j + 16] * id + 8.5f)));
       out.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
+    }
+  }
+
+  /// Encodes a row of `n` floats into `n / 32` blocks, byte-exact with ggml's `quantize_q4_0`
+  /// (what `ggml_quantize_chunk` and llama-quantize write).
+  ///
+  /// Without importance (`importance == nullptr`) every block is `quantize_block`. With importance
+  /// (`n` per-element weights, e.g. an imatrix row), each block weighs element j by
+  /// `w[j] = importance[j] * sqrt(sigma2 + x[j]^2)`, `sigma2 = sum(x^2) / n` over the whole row, and
+  /// picks among the 19 scales `max / -(8 + 0.1 t)`, t in [-9, 9], the weighted least-squares scale of
+  /// the codes it rounds to that explains most of `sum w x^2`; codes are `q = clamp(round(x / d), -8, 7) + 8`.
+  /// `x`: (n), `importance`: (n) or null, `out`: (n / 32) blocks; no aliasing between them.
+  /// throws lowbit::error{errc::shape_mismatch} if n % 32 != 0, {errc::invalid_argument} for a NaN or
+  /// infinite input, a negative or non-finite importance, or a null pointer with n > 0.
+  /// Source: `quantize_q4_0` / `quantize_row_q4_0_impl` / `make_qx_quants` (ggml/src/ggml-quants.c).
+  static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
+    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
+    if (importance == nullptr) {
+      for (std::size_t b = 0; b < n / block_size; ++b) quantize_block(x + b * block_size, out[b]);
+      return;
+    }
+    const float sigma2 = detail::imatrix_fit::row_sigma2(x, n);
+    float w[32];
+    std::int8_t L[32];
+    for (std::size_t b = 0; b < n / block_size; ++b) {
+      const float* xb = x + b * block_size;
+      detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
+      out[b].d = f32_to_fp16(detail::imatrix_fit::make_qx_quants(32, 8, xb, L, w));
+      for (std::size_t j = 0; j < 16; ++j) out[b].qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
     }
   }
 };

@@ -9,6 +9,8 @@
 #include <string_view>
 
 #include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/imatrix_fit.hpp"
+#include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
@@ -58,6 +60,38 @@ struct q4_1 {
       const auto q0 = std::min<std::uint8_t>(15, static_cast<std::uint8_t>((x[j] - lo) * id + 0.5f));
       const auto q1 = std::min<std::uint8_t>(15, static_cast<std::uint8_t>((x[j + 16] - lo) * id + 0.5f));
       out.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
+    }
+  }
+
+  /// Encodes a row of `n` floats into `n / 32` blocks, byte-exact with ggml's `quantize_q4_1`
+  /// (what `ggml_quantize_chunk` and llama-quantize write).
+  ///
+  /// Without importance (`importance == nullptr`) every block is `quantize_block`. With importance
+  /// (`n` per-element weights), each block weighs element j by
+  /// `w[j] = importance[j] * sqrt(sigma2 + x[j]^2)`, `sigma2 = sum(x^2) / n` over the whole row, and
+  /// fits `x ~ d * q + m` (m <= 0) by weighted least squares over 37 trial scales
+  /// `(max - min) / (15 - 0.9 + 0.05 t)`, t in [0, 36], keeping the smallest weighted squared error.
+  /// `x`: (n), `importance`: (n) or null, `out`: (n / 32) blocks; no aliasing between them.
+  /// throws lowbit::error{errc::shape_mismatch} if n % 32 != 0, {errc::invalid_argument} for a NaN or
+  /// infinite input, a negative or non-finite importance, or a null pointer with n > 0.
+  /// Source: `quantize_q4_1` / `quantize_row_q4_1_impl` / `make_qkx3_quants` (ggml/src/ggml-quants.c).
+  static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
+    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
+    if (importance == nullptr) {
+      for (std::size_t b = 0; b < n / block_size; ++b) quantize_block(x + b * block_size, out[b]);
+      return;
+    }
+    const float sigma2 = detail::imatrix_fit::row_sigma2(x, n);
+    float w[32];
+    std::uint8_t L[32], Laux[32];
+    for (std::size_t b = 0; b < n / block_size; ++b) {
+      const float* xb = x + b * block_size;
+      detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
+      float the_min = 0.0f;
+      const float d = detail::imatrix_fit::make_qkx3_quants(32, 15, xb, w, L, &the_min, Laux, -0.9f, 0.05f, 36);
+      out[b].d = f32_to_fp16(d);
+      out[b].m = f32_to_fp16(-the_min);
+      for (std::size_t j = 0; j < 16; ++j) out[b].qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
     }
   }
 };

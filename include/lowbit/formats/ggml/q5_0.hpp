@@ -11,9 +11,28 @@
 
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/block_helpers.hpp"
+#include "lowbit/formats/ggml/imatrix_fit.hpp"
+#include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
+
+namespace detail {
+/// Packs 32 codes in [0, 31] (element order) into Q5_0 / Q5_1's `qs[16]` (low 4 bits: element j in
+/// the low nibble of `qs[j]`, element j + 16 in the high nibble) and `qh[4]` (5th bits, little-endian).
+template <class Code>
+void pack_q5_codes(const Code* L, std::uint8_t* qs, std::uint8_t* qh_bytes) noexcept {
+  std::uint32_t qh = 0;
+  for (std::size_t j = 0; j < 16; ++j) {
+    const auto q0 = static_cast<std::uint32_t>(L[j]);
+    const auto q1 = static_cast<std::uint32_t>(L[j + 16]);
+    qs[j] = static_cast<std::uint8_t>((q0 & 0x0f) | ((q1 & 0x0f) << 4));
+    qh |= ((q0 >> 4) & 1u) << j;
+    qh |= ((q1 >> 4) & 1u) << (j + 16);
+  }
+  write_u32_le(qh_bytes, qh);
+}
+}  // namespace detail
 
 /// GGUF type Q5_0: 32 elements in 22 bytes, 5-bit codes with an fp16 scale, symmetric around 16.
 ///
@@ -61,6 +80,35 @@ struct q5_0 {
       qh |= ((q1 >> 4) & 1u) << (j + 16);
     }
     detail::write_u32_le(out.qh, qh);
+  }
+
+  /// Encodes a row of `n` floats into `n / 32` blocks, byte-exact with ggml's `quantize_q5_0`
+  /// (what `ggml_quantize_chunk` and llama-quantize write).
+  ///
+  /// Without importance (`importance == nullptr`) every block is `quantize_block`. With importance
+  /// (`n` per-element weights), each block weighs element j by
+  /// `w[j] = importance[j] * sqrt(sigma2 + x[j]^2)`, `sigma2 = sum(x^2) / n` over the whole row, and
+  /// picks among the 19 scales `max / -(16 + 0.1 t)`, t in [-9, 9], the weighted least-squares scale
+  /// that explains most of `sum w x^2`; codes are `q = clamp(round(x / d), -16, 15) + 16`.
+  /// `x`: (n), `importance`: (n) or null, `out`: (n / 32) blocks; no aliasing between them.
+  /// throws lowbit::error{errc::shape_mismatch} if n % 32 != 0, {errc::invalid_argument} for a NaN or
+  /// infinite input, a negative or non-finite importance, or a null pointer with n > 0.
+  /// Source: `quantize_q5_0` / `quantize_row_q5_0_impl` / `make_qx_quants` (ggml/src/ggml-quants.c).
+  static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
+    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
+    if (importance == nullptr) {
+      for (std::size_t b = 0; b < n / block_size; ++b) quantize_block(x + b * block_size, out[b]);
+      return;
+    }
+    const float sigma2 = detail::imatrix_fit::row_sigma2(x, n);
+    float w[32];
+    std::int8_t L[32];
+    for (std::size_t b = 0; b < n / block_size; ++b) {
+      const float* xb = x + b * block_size;
+      detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
+      out[b].d = f32_to_fp16(detail::imatrix_fit::make_qx_quants(32, 16, xb, L, w));
+      detail::pack_q5_codes(L, out[b].qs, out[b].qh);
+    }
   }
 };
 static_assert(sizeof(q5_0::block) == q5_0::block_bytes);
@@ -116,6 +164,38 @@ struct q5_1 {
       qh |= ((q1 >> 4) & 1u) << (j + 16);
     }
     detail::write_u32_le(out.qh, qh);
+  }
+
+  /// Encodes a row of `n` floats into `n / 32` blocks, byte-exact with ggml's `quantize_q5_1`
+  /// (what `ggml_quantize_chunk` and llama-quantize write).
+  ///
+  /// Without importance (`importance == nullptr`) every block is `quantize_block`. With importance
+  /// (`n` per-element weights), each block weighs element j by
+  /// `w[j] = importance[j] * sqrt(sigma2 + x[j]^2)`, `sigma2 = sum(x^2) / n` over the whole row, and
+  /// fits `x ~ d * q + m` (m <= 0) by weighted least squares over 37 trial scales
+  /// `(max - min) / (31 - 0.9 + 0.05 t)`, t in [0, 36], keeping the smallest weighted squared error.
+  /// `x`: (n), `importance`: (n) or null, `out`: (n / 32) blocks; no aliasing between them.
+  /// throws lowbit::error{errc::shape_mismatch} if n % 32 != 0, {errc::invalid_argument} for a NaN or
+  /// infinite input, a negative or non-finite importance, or a null pointer with n > 0.
+  /// Source: `quantize_q5_1` / `quantize_row_q5_1_impl` / `make_qkx3_quants` (ggml/src/ggml-quants.c).
+  static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
+    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
+    if (importance == nullptr) {
+      for (std::size_t b = 0; b < n / block_size; ++b) quantize_block(x + b * block_size, out[b]);
+      return;
+    }
+    const float sigma2 = detail::imatrix_fit::row_sigma2(x, n);
+    float w[32];
+    std::uint8_t L[32], Laux[32];
+    for (std::size_t b = 0; b < n / block_size; ++b) {
+      const float* xb = x + b * block_size;
+      detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
+      float the_min = 0.0f;
+      const float d = detail::imatrix_fit::make_qkx3_quants(32, 31, xb, w, L, &the_min, Laux, -0.9f, 0.05f, 36);
+      out[b].d = f32_to_fp16(d);
+      out[b].m = f32_to_fp16(-the_min);
+      detail::pack_q5_codes(L, out[b].qs, out[b].qh);
+    }
   }
 };
 static_assert(sizeof(q5_1::block) == q5_1::block_bytes);

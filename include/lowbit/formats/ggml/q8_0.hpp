@@ -9,6 +9,7 @@
 
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/block_helpers.hpp"
+#include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
 
 namespace lowbit::ggml {
@@ -39,6 +40,18 @@ struct q8_0 {
   /// `d = max|x| / 127`, `q = roundf(x / d)` (ties away from zero).
   static void quantize_block(const float* x, block& out) noexcept {
     out.d = f32_to_fp16(detail::quantize_q8_codes(x, out.qs).d);
+  }
+
+  /// Encodes a row of `n` floats into `n / 32` blocks with `quantize_block`, byte-exact with ggml's
+  /// `quantize_q8_0` (what `ggml_quantize_chunk` writes). ggml ignores the importance for Q8_0, and so
+  /// does this function: `importance` is neither read nor checked.
+  /// `x`: (n), `out`: (n / 32) blocks; no aliasing between them.
+  /// throws lowbit::error{errc::shape_mismatch} if n % 32 != 0, {errc::invalid_argument} for a NaN or
+  /// infinite input or a null pointer with n > 0.
+  /// Source: `quantize_q8_0` (ggml/src/ggml-quants.c).
+  static void quantize_row(const float* x, [[maybe_unused]] const float* importance, std::size_t n, block* out) {
+    detail::check_quantize_row_args(name, block_size, x, nullptr, n, out);
+    for (std::size_t b = 0; b < n / block_size; ++b) quantize_block(x + b * block_size, out[b]);
   }
 };
 static_assert(sizeof(q8_0::block) == q8_0::block_bytes);
