@@ -8,6 +8,9 @@
 
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit {
 
@@ -51,3 +54,5 @@ struct bf16 {
 };
 
 }  // namespace lowbit
+
+LOWBIT_EXACT_FP_END

@@ -11,6 +11,9 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/core/matrix_view.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit {
 
@@ -88,3 +91,5 @@ inline void quantize_activations_reference(matrix_view<const float> x, activatio
 }
 
 }  // namespace lowbit
+
+LOWBIT_EXACT_FP_END

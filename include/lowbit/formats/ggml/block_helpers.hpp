@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml::detail {
 
@@ -52,3 +55,5 @@ inline void write_u32_le(std::uint8_t* p, std::uint32_t v) noexcept {
 }
 
 }  // namespace lowbit::ggml::detail
+
+LOWBIT_EXACT_FP_END

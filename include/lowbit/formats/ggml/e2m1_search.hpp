@@ -4,12 +4,15 @@
 
 #include <cmath>
 #include <cstdint>
+#include "lowbit/core/exact_fp.hpp"
 
 // The FP4 E2M1 code values as ggml stores them for MXFP4 and NVFP4 (doubled, so that they are
 // integers), and ggml's nearest-code search.
 // Source: `kvalues_fp4` / `kvalues_mxfp4` (ggml/src/ggml-common.h), `best_index_mxfp4`
 // (ggml/src/ggml-quants.c), llama.cpp vendored by llama-cpp-python 0.3.36; the E2M1 element type of
 // the OCP Microscaling Formats (MX) v1.0 spec, §5.3.3.
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml::detail::e2m1 {
 
@@ -33,3 +36,5 @@ inline std::uint8_t best_index(float v, float half_scale) noexcept {
 }
 
 }  // namespace lowbit::ggml::detail::e2m1
+
+LOWBIT_EXACT_FP_END

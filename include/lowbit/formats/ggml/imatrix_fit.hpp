@@ -7,12 +7,15 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include "lowbit/core/exact_fp.hpp"
 
 // Scale searches that ggml's importance-weighted quantizers of the 32-element formats (Q4_0, Q4_1,
 // Q5_0, Q5_1) run per block. Every float operation is written in ggml's order, without fused
 // multiply-adds, so that the bytes equal those of ggml_quantize_chunk.
 // Source: `nearest_int`, `make_qx_quants`, `make_qkx3_quants` and `quantize_row_q4_0_impl` ..
 // `quantize_row_q5_1_impl` in ggml/src/ggml-quants.c (llama.cpp vendored by llama-cpp-python 0.3.36).
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml::detail::imatrix_fit {
 
@@ -156,3 +159,5 @@ inline float make_qkx3_quants(int n, int nmax, const float* x, const float* w, s
 }
 
 }  // namespace lowbit::ggml::detail::imatrix_fit
+
+LOWBIT_EXACT_FP_END

@@ -10,6 +10,9 @@
 #include "lowbit/formats/ggml/iq4_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -68,3 +71,5 @@ struct iq4_nl {
 static_assert(sizeof(iq4_nl::block) == iq4_nl::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

@@ -9,12 +9,15 @@
 
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/imatrix_fit.hpp"
+#include "lowbit/core/exact_fp.hpp"
 
 // The non-linear 4-bit codebook of IQ4_NL and IQ4_XS and ggml's scale search for it. Every float
 // operation is written in ggml's order, without fused multiply-adds, so that the bytes equal those of
 // ggml_quantize_chunk.
 // Source: `kvalues_iq4nl` (ggml/src/ggml-common.h), `best_index_int8` and `quantize_row_iq4_nl_impl`
 // (ggml/src/ggml-quants.c), llama.cpp vendored by llama-cpp-python 0.3.36.
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml::detail::iq4 {
 
@@ -158,3 +161,5 @@ inline void quantize_super_block(const float* x, const float* importance, std::s
 }
 
 }  // namespace lowbit::ggml::detail::iq4
+
+LOWBIT_EXACT_FP_END

@@ -10,6 +10,9 @@
 #include "lowbit/formats/ggml/iq4_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -77,3 +80,5 @@ struct iq4_xs {
 static_assert(sizeof(iq4_xs::block) == iq4_xs::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

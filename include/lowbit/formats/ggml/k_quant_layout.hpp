@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml::detail {
 
@@ -68,3 +71,5 @@ inline void pack_scale_min_k4(const std::uint8_t* ls, const std::uint8_t* lm, st
 }
 
 }  // namespace lowbit::ggml::detail
+
+LOWBIT_EXACT_FP_END

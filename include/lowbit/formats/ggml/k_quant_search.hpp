@@ -13,6 +13,9 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/k_quant_layout.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml::detail {
 
@@ -446,3 +449,5 @@ inline void check_quantize_block_input(std::string_view format_name, const float
 }
 
 }  // namespace lowbit::ggml::detail
+
+LOWBIT_EXACT_FP_END

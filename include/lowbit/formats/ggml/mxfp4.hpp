@@ -11,6 +11,9 @@
 #include "lowbit/formats/ggml/e2m1_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -86,3 +89,5 @@ struct mxfp4 {
 static_assert(sizeof(mxfp4::block) == mxfp4::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

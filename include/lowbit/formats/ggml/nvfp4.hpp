@@ -11,6 +11,9 @@
 #include "lowbit/formats/ggml/e2m1_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -122,3 +125,5 @@ struct nvfp4 {
 static_assert(sizeof(nvfp4::block) == nvfp4::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

@@ -13,6 +13,9 @@
 #include "lowbit/formats/ggml/k_quant_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -162,3 +165,5 @@ struct q2_k {
 static_assert(sizeof(q2_k::block) == q2_k::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

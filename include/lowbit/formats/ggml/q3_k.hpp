@@ -14,6 +14,9 @@
 #include "lowbit/formats/ggml/k_quant_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -175,3 +178,5 @@ struct q3_k {
 static_assert(sizeof(q3_k::block) == q3_k::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

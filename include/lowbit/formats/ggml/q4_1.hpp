@@ -12,6 +12,9 @@
 #include "lowbit/formats/ggml/imatrix_fit.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -98,3 +101,5 @@ struct q4_1 {
 static_assert(sizeof(q4_1::block) == q4_1::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

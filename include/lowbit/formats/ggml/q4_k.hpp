@@ -11,6 +11,9 @@
 #include "lowbit/formats/ggml/k_quant_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -92,3 +95,5 @@ struct q4_k {
 static_assert(sizeof(q4_k::block) == q4_k::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

@@ -14,6 +14,9 @@
 #include "lowbit/formats/ggml/imatrix_fit.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -201,3 +204,5 @@ struct q5_1 {
 static_assert(sizeof(q5_1::block) == q5_1::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

@@ -12,6 +12,9 @@
 #include "lowbit/formats/ggml/k_quant_search.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -102,3 +105,5 @@ struct q5_k {
 static_assert(sizeof(q5_k::block) == q5_k::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

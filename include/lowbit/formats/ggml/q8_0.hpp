@@ -11,6 +11,9 @@
 #include "lowbit/formats/ggml/block_helpers.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -57,3 +60,5 @@ struct q8_0 {
 static_assert(sizeof(q8_0::block) == q8_0::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

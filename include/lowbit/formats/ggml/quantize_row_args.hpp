@@ -8,6 +8,9 @@
 #include <string_view>
 
 #include "lowbit/core/error.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml::detail {
 
@@ -43,3 +46,5 @@ inline void check_quantize_row_args(std::string_view format_name, std::size_t bl
 }
 
 }  // namespace lowbit::ggml::detail
+
+LOWBIT_EXACT_FP_END

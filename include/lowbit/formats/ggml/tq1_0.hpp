@@ -10,6 +10,9 @@
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -98,3 +101,5 @@ struct tq1_0 {
 static_assert(sizeof(tq1_0::block) == tq1_0::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

@@ -10,6 +10,9 @@
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -78,3 +81,5 @@ struct tq2_0 {
 static_assert(sizeof(tq2_0::block) == tq2_0::block_bytes);
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END

@@ -8,6 +8,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "lowbit/core/exact_fp.hpp"
+
+LOWBIT_EXACT_FP_BEGIN
 
 namespace lowbit::ggml {
 
@@ -119,3 +122,5 @@ constexpr std::string_view name(type t) noexcept {
 }
 
 }  // namespace lowbit::ggml
+
+LOWBIT_EXACT_FP_END
