@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "lowbit/core/exact_fp.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/imatrix_fit.hpp"
-#include "lowbit/core/exact_fp.hpp"
 
 // The non-linear 4-bit codebook of IQ4_NL and IQ4_XS and ggml's scale search for it. Every float
 // operation is written in ggml's order, without fused multiply-adds, so that the bytes equal those of
@@ -133,7 +133,7 @@ inline void quantize_super_block(const float* x, const float* importance, std::s
     *out.d = f32_to_fp16(d);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (std::size_t ib = 0; ib < n_sub; ++ib) {
-      int l = imatrix_fit::nearest_int(id * scales[ib]);
+      int l = round_nearest(id * scales[ib]);
       l = l < -32 ? -32 : (l > 31 ? 31 : l);
       const float dl = d * static_cast<float>(l);
       const float idl = dl != 0.0f ? 1.0f / dl : 0.0f;

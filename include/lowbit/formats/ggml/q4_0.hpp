@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "lowbit/core/exact_fp.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/block_helpers.hpp"
 #include "lowbit/formats/ggml/imatrix_fit.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
-#include "lowbit/core/exact_fp.hpp"
 
 LOWBIT_EXACT_FP_BEGIN
 
@@ -82,7 +82,7 @@ struct q4_0 {
     for (std::size_t b = 0; b < n / block_size; ++b) {
       const float* xb = x + b * block_size;
       detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
-      out[b].d = f32_to_fp16(detail::imatrix_fit::make_qx_quants(32, 8, xb, L, w));
+      out[b].d = f32_to_fp16(detail::symmetric_scale_search(32, 8, xb, L, w));
       for (std::size_t j = 0; j < 16; ++j) out[b].qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
     }
   }

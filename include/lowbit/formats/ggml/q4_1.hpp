@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <string_view>
 
+#include "lowbit/core/exact_fp.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/imatrix_fit.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
-#include "lowbit/core/exact_fp.hpp"
 
 LOWBIT_EXACT_FP_BEGIN
 
@@ -90,10 +90,10 @@ struct q4_1 {
     for (std::size_t b = 0; b < n / block_size; ++b) {
       const float* xb = x + b * block_size;
       detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
-      float the_min = 0.0f;
-      const float d = detail::imatrix_fit::make_qkx3_quants(32, 15, xb, w, L, &the_min, Laux, -0.9f, 0.05f, 36);
-      out[b].d = f32_to_fp16(d);
-      out[b].m = f32_to_fp16(-the_min);
+      const detail::scale_min fit =
+          detail::affine_scale_search(32, 15, xb, w, L, Laux, -0.9f, 0.05f, 36, /*use_abs_error=*/false);
+      out[b].d = f32_to_fp16(fit.scale);
+      out[b].m = f32_to_fp16(-fit.min);
       for (std::size_t j = 0; j < 16; ++j) out[b].qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
     }
   }

@@ -9,12 +9,12 @@
 #include <cstring>
 #include <string_view>
 
+#include "lowbit/core/exact_fp.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/formats/ggml/block_helpers.hpp"
 #include "lowbit/formats/ggml/imatrix_fit.hpp"
 #include "lowbit/formats/ggml/quantize_row_args.hpp"
 #include "lowbit/formats/ggml/type.hpp"
-#include "lowbit/core/exact_fp.hpp"
 
 LOWBIT_EXACT_FP_BEGIN
 
@@ -109,7 +109,7 @@ struct q5_0 {
     for (std::size_t b = 0; b < n / block_size; ++b) {
       const float* xb = x + b * block_size;
       detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
-      out[b].d = f32_to_fp16(detail::imatrix_fit::make_qx_quants(32, 16, xb, L, w));
+      out[b].d = f32_to_fp16(detail::symmetric_scale_search(32, 16, xb, L, w));
       detail::pack_q5_codes(L, out[b].qs, out[b].qh);
     }
   }
@@ -193,10 +193,10 @@ struct q5_1 {
     for (std::size_t b = 0; b < n / block_size; ++b) {
       const float* xb = x + b * block_size;
       detail::imatrix_fit::block_weights(xb, importance + b * block_size, sigma2, w);
-      float the_min = 0.0f;
-      const float d = detail::imatrix_fit::make_qkx3_quants(32, 31, xb, w, L, &the_min, Laux, -0.9f, 0.05f, 36);
-      out[b].d = f32_to_fp16(d);
-      out[b].m = f32_to_fp16(-the_min);
+      const detail::scale_min fit =
+          detail::affine_scale_search(32, 31, xb, w, L, Laux, -0.9f, 0.05f, 36, /*use_abs_error=*/false);
+      out[b].d = f32_to_fp16(fit.scale);
+      out[b].m = f32_to_fp16(-fit.min);
       detail::pack_q5_codes(L, out[b].qs, out[b].qh);
     }
   }
