@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+//
+// The SIMD kernels of the non-linear and ternary GGUF formats (IQ4_NL, IQ4_XS, MXFP4, NVFP4, TQ1_0,
+// TQ2_0) against the reference backend and against an exact oracle on the same quantized
+// activations, on odd shapes with every epilogue; pack -> unpack identity; bad input.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "catch.hpp"
+#include "lowbit/backend/simd/gemm_fp4.hpp"
+#include "lowbit/backend/simd/gemm_iq4.hpp"
+#include "lowbit/backend/simd/gemm_tq.hpp"
+#include "lowbit/backend/simd/tag.hpp"
+#include "lowbit/gemm/gemm.hpp"
+#include "lowbit/gemm/reference.hpp"
+#include "lowbit/quant/activation_q8.hpp"
+
+namespace {
+
+using simd = lowbit::backend::simd<>;
+using lowbit::matrix_view;
+namespace ggml = lowbit::ggml;
+using nonlinear_formats = std::tuple<ggml::iq4_nl, ggml::iq4_xs, ggml::mxfp4, ggml::nvfp4, ggml::tq2_0, ggml::tq1_0>;
+
+std::vector<float> random_floats(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+template <class F>
+std::vector<typename F::block> quantize_matrix(const std::vector<float>& w) {
+  std::vector<typename F::block> blocks(w.size() / F::block_size);
+  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
+  return blocks;
+}
+
+// Random bytes in every code and scale field (TQ2_0's unused code 3, NVFP4 scale bytes with bit 7
+// or 0x7f, MXFP4's subnormal exponents), with the fp16 scales and E8M0 exponents kept finite.
+template <class F>
+std::vector<typename F::block> random_blocks(std::size_t count, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<typename F::block> blocks(count);
+  auto* bytes = reinterpret_cast<std::uint8_t*>(blocks.data());
+  for (std::size_t i = 0; i < count * sizeof(typename F::block); ++i) bytes[i] = static_cast<std::uint8_t>(rng());
+  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+  for (auto& b : blocks) {
+    if constexpr (requires { b.d = std::uint16_t{}; }) b.d = lowbit::f32_to_fp16(scale(rng));
+    if constexpr (std::is_same_v<F, ggml::mxfp4>) b.e = static_cast<std::uint8_t>(rng() % 136);
+  }
+  return blocks;
+}
+
+// The exact result of the integer-dot path: W decoded exactly, x replaced by its 8-bit codes times
+// their block scale, summed in double. `bound` is Σ |terms|, for the f32 rounding allowance, and
+// `step` Σ_k |w_k| (d_x/2 + 2^-11 (|x_k| + d_x/2)): how far the activation quantization (code
+// rounding and the fp16 block scale) can move the result from the unquantized reference.
+template <class F>
+void oracle(const std::vector<float>& x, std::size_t m, std::size_t k, const std::vector<typename F::block>& w,
+            std::size_t n, std::vector<double>& y, std::vector<double>& bound, std::vector<double>& step) {
+  lowbit::activation_q8 xq;
+  lowbit::quantize_activations_reference(matrix_view<const float>(x.data(), m, k), xq);
+  y.assign(m * n, 0.0);
+  bound.assign(m * n, 0.0);
+  step.assign(m * n, 0.0);
+  std::vector<float> wr(k);
+  const std::size_t nb = k / F::block_size;
+  for (std::size_t r = 0; r < n; ++r) {
+    for (std::size_t b = 0; b < nb; ++b) F::dequantize_block(w[r * nb + b], wr.data() + b * F::block_size);
+    for (std::size_t i = 0; i < m; ++i) {
+      double sum = 0.0, abs_sum = 0.0, moved = 0.0;
+      for (std::size_t j = 0; j < k; ++j) {
+        const double dx = xq.row_d(i)[j / 32];
+        const double term = double(wr[j]) * dx * xq.row_qs(i)[j];
+        sum += term;
+        abs_sum += std::abs(term);
+        moved += std::abs(double(wr[j])) * (dx / 2 + std::ldexp(std::abs(x[i * k + j]) + dx / 2, -11));
+      }
+      y[i * n + r] = sum;
+      bound[i * n + r] = abs_sum;
+      step[i * n + r] = moved;
+    }
+  }
+}
+
+enum class epi { store, bias_add, accumulate };
+
+template <class F>
+void check_against_reference(const std::vector<typename F::block>& blocks, std::size_t m, std::size_t n, std::size_t k,
+                             int threads, epi which) {
+  CAPTURE(F::name, m, n, k, threads, static_cast<int>(which));
+  const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m + k));
+  const auto bias = random_floats(n, 7);
+  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
+  const auto xv = matrix_view<const float>(x.data(), m, k);
+
+  std::vector<float> y_ref(m * n), y_simd(m * n, 0.5f);
+  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
+                                           matrix_view<float>(y_ref.data(), m, n));
+  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
+  const auto yv = matrix_view<float>(y_simd.data(), m, n);
+  switch (which) {
+    case epi::store:
+      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads});
+      break;
+    case epi::bias_add:
+      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads}, lowbit::epilogue::bias_add{bias.data()});
+      break;
+    case epi::accumulate:
+      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads}, lowbit::epilogue::accumulate{});
+      break;
+  }
+  std::vector<double> y_q8, bound, step;
+  oracle<F>(x, m, k, blocks, n, y_q8, bound, step);
+  for (std::size_t i = 0; i < m * n; ++i) {
+    CAPTURE(i);
+    const double added = which == epi::bias_add ? bias[i % n] : which == epi::accumulate ? 0.5 : 0.0;
+    const double got = double(y_simd[i]) - added;
+    // Same quantized inputs: only f32 rounding of the scaled block sums (<= K/32 + 2 roundings of
+    // terms bounded by Σ |terms|) and of the epilogue's addition separates them.
+    const double rounding = 4e-7 * (double(k) / 32 + 4) * bound[i] + 1e-6 * std::abs(added) + 1e-30;
+    REQUIRE(std::abs(got - y_q8[i]) <= rounding);
+    // Against unquantized x: the activation quantization moves the result by at most `step`.
+    REQUIRE(std::abs(got - double(y_ref[i])) <= step[i] + rounding + 1e-6 * std::abs(y_ref[i]));
+  }
+}
+
+template <class F>
+std::size_t block_k() {
+  return F::block_size < 32 ? 32 : F::block_size;
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("gemm: nonlinear simd == reference on odd shapes, every epilogue", "[gemm][simd][nonlinear]",
+                        nonlinear_formats) {
+  using F = TestType;
+  for (std::size_t k : {block_k<F>(), 3 * block_k<F>()}) {
+    for (std::size_t n : {1, 15, 17, 33}) {
+      const auto blocks = quantize_matrix<F>(random_floats(n * k, 1234 + static_cast<unsigned>(n * 7 + k)));
+      for (std::size_t m : {1, 3, 17}) {
+        for (epi e : {epi::store, epi::bias_add, epi::accumulate}) check_against_reference<F>(blocks, m, n, k, 1, e);
+      }
+    }
+  }
+  const std::size_t k = 6 * block_k<F>(), n = 70;
+  check_against_reference<F>(quantize_matrix<F>(random_floats(n * k, 5)), 65, n, k, 2, epi::store);
+}
+
+TEMPLATE_LIST_TEST_CASE("gemm: nonlinear simd == reference on random bytes in every field", "[gemm][simd][nonlinear]",
+                        nonlinear_formats) {
+  using F = TestType;
+  const std::size_t k = 2 * block_k<F>();
+  for (std::size_t n : {1, 17, 33}) {
+    const auto blocks = random_blocks<F>(n * k / F::block_size, 40 + static_cast<unsigned>(n));
+    for (std::size_t m : {1, 9}) check_against_reference<F>(blocks, m, n, k, 1, epi::store);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("gemm: nonlinear threads give bit-identical results", "[gemm][simd][threads][nonlinear]",
+                        nonlinear_formats) {
+  using F = TestType;
+  const std::size_t m = 9, n = 100, k = 2 * block_k<F>();
+  const auto w = quantize_matrix<F>(random_floats(n * k, 5));
+  const auto x = random_floats(m * k, 6);
+  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<F>{w.data(), n, k}, lowbit::threads{2});
+  std::vector<float> y1(m * n), y2(m * n);
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n),
+                     lowbit::threads{1});
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n),
+                     lowbit::threads{2});
+  REQUIRE(y1 == y2);
+}
+
+TEMPLATE_LIST_TEST_CASE("gemm: nonlinear pack then unpack restores the file bytes", "[gemm][pack][nonlinear]",
+                        nonlinear_formats) {
+  using F = TestType;
+  for (std::size_t n : {1, 16, 17, 40}) {
+    const std::size_t k = 3 * block_k<F>();
+    const auto w = random_blocks<F>(n * k / F::block_size, 11 + static_cast<unsigned>(n));
+    const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<F>{w.data(), n, k}, lowbit::threads{2});
+    REQUIRE(packed.bytes.size() == packed.panels() * 16 * (k / F::block_size) * F::block_bytes);
+    std::vector<typename F::block> back(w.size());
+    lowbit::simd_detail::unpack_blocks<F>(packed, back);
+    REQUIRE(std::memcmp(back.data(), w.data(), w.size() * sizeof(w[0])) == 0);
+  }
+  // The named entry points are the same transform.
+  const std::size_t n = 5, k = 256;
+  const auto w = random_blocks<F>(n * k / F::block_size, 3);
+  std::vector<typename F::block> back(w.size());
+  if constexpr (std::is_same_v<F, ggml::iq4_nl>) lowbit::unpack_iq4_nl(lowbit::pack_iq4_nl({w.data(), n, k}), back);
+  if constexpr (std::is_same_v<F, ggml::iq4_xs>) lowbit::unpack_iq4_xs(lowbit::pack_iq4_xs({w.data(), n, k}), back);
+  if constexpr (std::is_same_v<F, ggml::mxfp4>) lowbit::unpack_mxfp4(lowbit::pack_mxfp4({w.data(), n, k}), back);
+  if constexpr (std::is_same_v<F, ggml::nvfp4>) lowbit::unpack_nvfp4(lowbit::pack_nvfp4({w.data(), n, k}), back);
+  if constexpr (std::is_same_v<F, ggml::tq2_0>) lowbit::unpack_tq2_0(lowbit::pack_tq2_0({w.data(), n, k}), back);
+  if constexpr (std::is_same_v<F, ggml::tq1_0>) lowbit::unpack_tq1_0(lowbit::pack_tq1_0({w.data(), n, k}), back);
+  REQUIRE(std::memcmp(back.data(), w.data(), w.size() * sizeof(w[0])) == 0);
+}
+
+TEMPLATE_LIST_TEST_CASE("gemm: nonlinear bad shapes and inputs throw lowbit::error", "[gemm][errors][nonlinear]",
+                        nonlinear_formats) {
+  using F = TestType;
+  const std::size_t n = 4, k = block_k<F>();
+  const auto w = random_blocks<F>(2 * n * k / F::block_size, 31);
+  // K not a multiple of the block size (a hand-made view; make_weight_view would refuse it).
+  if constexpr (F::block_size > 32) {
+    REQUIRE_THROWS_WITH(lowbit::prepare_weight<simd>(lowbit::weight_view<F>{w.data(), n, k + 32}),
+                        Catch::Contains("not a multiple of the block size"));
+  }
+  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<F>{w.data(), n, k});
+  std::vector<typename F::block> small(n * k / F::block_size - 1);
+  REQUIRE_THROWS_AS(lowbit::simd_detail::unpack_blocks<F>(packed, small), lowbit::error);
+  std::vector<float> x(2 * 2 * k, 1.0f), y(2 * n);
+  REQUIRE_THROWS_WITH(
+      lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, 2 * k), packed, matrix_view<float>(y.data(), 2, n)),
+      Catch::Contains("W has K = " + std::to_string(k)));
+  x[k - 1] = std::nanf("");
+  try {
+    lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed, matrix_view<float>(y.data(), 2, n));
+    FAIL("NaN activation accepted");
+  } catch (const lowbit::error& e) {
+    REQUIRE(e.code() == lowbit::errc::invalid_argument);
+    REQUIRE_THAT(e.what(), Catch::Contains("NaN or infinity"));
+  }
+}
