@@ -3,7 +3,8 @@
 //
 // GEMM / GEMV of lowbit's SIMD backend on the shapes of issue 5 and SmolLM2's layers, with the
 // machine's limits measured in the same run: memory read bandwidth (vectorized, multi-threaded,
-// over a buffer far larger than the caches), and the register-only peaks of AVX-512 FMA and VNNI.
+// over a buffer far larger than the caches), and the register-only peaks of AVX-512 FMA, VNNI
+// (vpdpbusd) and, where the CPU has AVX512_BF16, the bf16 dot product (vdpbf16ps).
 // Google Benchmark; counters: GFLOP/s (2·M·N·K per call, integer ops for quantized formats),
 // weight GB/s (bytes of W read per call). benchmarks/bench_gemm.sh adds the peers and the ratios.
 #include <benchmark/benchmark.h>
@@ -61,15 +62,14 @@ template <class F>
 void bm_gemm(benchmark::State& state, shape s, int threads, bool cold) {
   const auto blocks = random_blocks<F>(s.n, s.k, 1);
   const double weight_bytes = static_cast<double>(blocks.size() * sizeof(blocks[0]));
-  const std::size_t copies = cold ? std::max<std::size_t>(2, cold_bytes / static_cast<std::size_t>(weight_bytes) + 1) : 1;
-  // Each copy has its own storage (F32 weights are used in place, the others are repacked).
-  std::vector<std::vector<typename F::block>> storage(copies, blocks);
+  const std::size_t copies =
+      cold ? std::max<std::size_t>(2, cold_bytes / static_cast<std::size_t>(weight_bytes) + 1) : 1;
+  // Every format is repacked at prepare: each packed copy has its own storage.
   std::vector<lowbit::prepared_weight_t<simd, F>> packed;
   packed.reserve(copies);
-  for (auto& b : storage) {
-    packed.push_back(lowbit::prepare_weight<simd>(lowbit::weight_view<F>{b.data(), s.n, s.k}, lowbit::threads{2}));
+  for (std::size_t c = 0; c < copies; ++c) {
+    packed.push_back(lowbit::prepare_weight<simd>(lowbit::weight_view<F>{blocks.data(), s.n, s.k}, lowbit::threads{2}));
   }
-  if constexpr (!std::is_same_v<F, lowbit::f32>) storage.clear();
   const auto x = random_floats(s.m * s.k, 2);
   std::vector<float> y(s.m * s.n);
   lowbit::gemm_workspace ws;
@@ -83,10 +83,11 @@ void bm_gemm(benchmark::State& state, shape s, int threads, bool cold) {
     c = c + 1 == copies ? 0 : c + 1;
   }
   const double calls = static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * s.m * s.n * s.k * calls * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s.m * s.n * s.k * calls * 1e-9, benchmark::Counter::kIsRate);
   state.counters["weight_GB/s"] = benchmark::Counter(weight_bytes * calls * 1e-9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(xsimd::default_arch::name()) + (lowbit::simd_detail::has_vnni_v<xsimd::default_arch> ? "+vnni" : ""));
+  state.SetLabel(std::string(xsimd::default_arch::name()) +
+                 (lowbit::simd_detail::has_vnni_v<xsimd::default_arch> ? "+vnni" : "") +
+                 (lowbit::simd_detail::has_avx512bf16_v<xsimd::default_arch> ? "+bf16" : ""));
 }
 
 // Memory read bandwidth: each thread sums its part of a 1 GiB buffer with 512-bit loads and four
@@ -108,17 +109,32 @@ void bm_memory_read(benchmark::State& state, int threads) {
     });
     benchmark::DoNotOptimize(totals);
   }
-  state.counters["GB/s"] =
-      benchmark::Counter(static_cast<double>(n * sizeof(float)) * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(n * sizeof(float)) * state.iterations() * 1e-9,
+                                              benchmark::Counter::kIsRate);
 }
 
+enum class peak { fma, vnni, bf16 };
+
 // Register-only peaks: 12 independent accumulators per thread, no memory traffic.
-template <bool Vnni>
+template <peak Kind>
 void bm_peak(benchmark::State& state, int threads) {
   constexpr long iterations = 1 << 22;
   for (auto _ : state) {
     lowbit::parallel_for(lowbit::threads{threads}, static_cast<std::size_t>(threads), 1, [&](std::size_t, std::size_t) {
-      if constexpr (Vnni) {
+      if constexpr (Kind == peak::bf16) {
+#if defined(__AVX512BF16__)
+        __m512 acc[12];
+        const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1.0f), _mm512_set1_ps(0.5f));
+        const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.25f), _mm512_set1_ps(-0.25f));
+        for (auto& r : acc) r = _mm512_setzero_ps();
+        for (long i = 0; i < iterations; ++i) {
+          for (auto& r : acc) r = _mm512_dpbf16_ps(r, a, b);
+        }
+        __m512 sum = acc[0];
+        for (int j = 1; j < 12; ++j) sum = _mm512_add_ps(sum, acc[j]);
+        benchmark::DoNotOptimize(sum);
+#endif
+      } else if constexpr (Kind == peak::vnni) {
         __m512i acc[12];
         const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(5);
         for (auto& r : acc) r = _mm512_setzero_si512();
@@ -141,15 +157,14 @@ void bm_peak(benchmark::State& state, int threads) {
       }
     });
   }
-  // vpdpbusd: 64 multiply-adds = 128 integer ops; vfmadd 512-bit: 16 FMAs = 32 flops.
-  const double ops_per_instruction = Vnni ? 128.0 : 32.0;
-  state.counters["GOP/s"] = benchmark::Counter(ops_per_instruction * 12.0 * iterations * threads * state.iterations() * 1e-9,
-                                               benchmark::Counter::kIsRate);
+  // vpdpbusd: 64 multiply-adds = 128 integer ops; vdpbf16ps: 32 multiply-adds = 64 flops;
+  // vfmadd 512-bit: 16 FMAs = 32 flops.
+  const double ops_per_instruction = Kind == peak::vnni ? 128.0 : Kind == peak::bf16 ? 64.0 : 32.0;
+  state.counters["GOP/s"] = benchmark::Counter(
+      ops_per_instruction * 12.0 * iterations * threads * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
-std::string shape_name(shape s) {
-  return std::to_string(s.m) + "/" + std::to_string(s.n) + "/" + std::to_string(s.k);
-}
+std::string shape_name(shape s) { return std::to_string(s.m) + "/" + std::to_string(s.n) + "/" + std::to_string(s.k); }
 
 template <class F>
 void register_format(const char* name) {
@@ -157,8 +172,8 @@ void register_format(const char* name) {
     for (const auto& s : all_shapes()) {
       for (bool cold : {false, true}) {
         if (cold && s.m > 8) continue;
-        const std::string bm = std::string("BM_gemm<") + name + ",simd>/" + shape_name(s) + "/threads:" +
-                               std::to_string(threads) + (cold ? "/cold" : "/hot");
+        const std::string bm = std::string("BM_gemm<") + name + ",simd>/" + shape_name(s) +
+                               "/threads:" + std::to_string(threads) + (cold ? "/cold" : "/hot");
         benchmark::RegisterBenchmark(bm.c_str(), [=](benchmark::State& st) { bm_gemm<F>(st, s, threads, cold); })
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
@@ -172,20 +187,30 @@ void register_format(const char* name) {
 int main(int argc, char** argv) {
   for (int threads : {1, 2}) {
     const std::string t = "/threads:" + std::to_string(threads);
-    benchmark::RegisterBenchmark(("BM_limit_memory_read" + t).c_str(), [=](benchmark::State& s) { bm_memory_read(s, threads); })
+    benchmark::RegisterBenchmark(("BM_limit_memory_read" + t).c_str(),
+                                 [=](benchmark::State& s) { bm_memory_read(s, threads); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_limit_fma_peak" + t).c_str(), [=](benchmark::State& s) { bm_peak<false>(s, threads); })
+    benchmark::RegisterBenchmark(("BM_limit_fma_peak" + t).c_str(),
+                                 [=](benchmark::State& s) { bm_peak<peak::fma>(s, threads); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_limit_vnni_peak" + t).c_str(), [=](benchmark::State& s) { bm_peak<true>(s, threads); })
+    benchmark::RegisterBenchmark(("BM_limit_vnni_peak" + t).c_str(),
+                                 [=](benchmark::State& s) { bm_peak<peak::vnni>(s, threads); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
+#if defined(__AVX512BF16__)
+    benchmark::RegisterBenchmark(("BM_limit_bf16_peak" + t).c_str(),
+                                 [=](benchmark::State& s) { bm_peak<peak::bf16>(s, threads); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+#endif
   }
   register_format<lowbit::ggml::q4_0>("Q4_0");
   register_format<lowbit::ggml::q4_1>("Q4_1");
   register_format<lowbit::ggml::q8_0>("Q8_0");
   register_format<lowbit::f32>("F32");
+  register_format<lowbit::bf16>("BF16");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

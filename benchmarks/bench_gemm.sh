@@ -5,8 +5,10 @@
 # GEMM/GEMV of lowbit against its peers on the same shapes, in one run, with the machine's limits
 # measured in that run. Builds bench_gemm (Google Benchmark) and, when benchmarks/build_peers.sh
 # exists, the ggml / OpenBLAS / oneDNN peer programs; prints a markdown table with time, GFLOP/s,
-# weight GB/s, % of the measured limit (read bandwidth for M <= 8, VNNI or FMA peak otherwise) and
-# speed-ups lowbit / peer (>1: lowbit is faster). Also writes the raw results under build-bench-gemm/.
+# weight GB/s, % of the measured limit (read bandwidth for M <= 8; otherwise the VNNI peak for the
+# integer formats, the FMA peak for F32, the vdpbf16ps peak for BF16) and speed-ups lowbit / peer
+# (>1: lowbit is faster): ggml for the GGUF formats, F32 against oneDNN f32 and OpenBLAS sgemm/sgemv,
+# BF16 against oneDNN bf16 x bf16 -> f32. Also writes the raw results under build-bench-gemm/.
 # Usage: benchmarks/bench_gemm.sh [--filter REGEX] [--min-time SECONDS] [--no-peers]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,7 +41,20 @@ if [ "$peers" -eq 1 ] && [ -x benchmarks/build_peers.sh ]; then
   for peer in "$peer_dir"/peer_*; do
     [ -x "$peer" ] || continue
     echo "[bench_gemm] $(basename "$peer")" >&2
-    "$peer" --min-time "$min_time" >> "$out/peers.csv" || echo "[bench_gemm] $(basename "$peer") failed" >&2
+    extra=()
+    case "$(basename "$peer")" in
+      # oneDNN's U8S8 has no lowbit counterpart in the table.
+      peer_blas_dnnl) extra=(--formats F32,BF16) ;;
+      # Only the ggml types whose lowbit benchmark names match --filter.
+      peer_ggml)
+        wanted=""
+        for f in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K Q2_K Q3_K IQ4_NL TQ2_0 BF16 F32; do
+          if [[ "BM_gemm<$f,simd>" =~ $filter ]]; then wanted="${wanted:+$wanted,}$f"; fi
+        done
+        [ -n "$wanted" ] || continue
+        extra=(--formats "$wanted") ;;
+    esac
+    "$peer" --min-time "$min_time" "${extra[@]}" >> "$out/peers.csv" || echo "[bench_gemm] $(basename "$peer") failed" >&2
   done
 fi
 
@@ -68,24 +83,24 @@ print("Limits measured in this run: " + ", ".join(
     f"{k[0]} {v:.1f} {'GB/s' if k[0] == 'memory_read' else 'GOP/s'} ({k[1]} thread{'s' if k[1] > 1 else ''})"
     for k, v in sorted(limits.items())))
 print()
-print("| format | M x N x K | threads | weights | lowbit µs | GFLOP/s | weight GB/s | % of limit | ggml µs | lowbit/ggml | peer (F32) | lowbit/peer |")
-print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|")
+print("| format | M x N x K | threads | weights | lowbit µs | GFLOP/s | weight GB/s | % of limit | ggml µs | lowbit/ggml "
+      "| oneDNN µs | lowbit/oneDNN | OpenBLAS µs | lowbit/OpenBLAS |")
+print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+peak_of = {"F32": "fma_peak", "BF16": "bf16_peak"}
+def pair(sec, ours):
+    return f"{sec * 1e6:.0f} | {sec / ours:.2f}" if sec else "— | —"
 for r in ours:
     if r["M"] <= 8:
         limit = limits.get(("memory_read", r["T"]))
         pct = 100 * r["gbs"] / limit if limit else float("nan")
     else:
-        limit = limits.get(("fma_peak" if r["format"] == "F32" else "vnni_peak", r["T"]))
+        limit = limits.get((peak_of.get(r["format"], "vnni_peak"), r["T"]))
         pct = 100 * r["gflops"] / limit if limit else float("nan")
     key = (r["format"], r["M"], r["N"], r["K"], r["T"], r["weights"])
     g = peers.get(("ggml",) + key)
-    ggml_cols = f"{g * 1e6:.0f} | {g / r['seconds']:.2f}" if g else "— | —"
-    peer_cols = "— | —"
-    if r["format"] == "F32":
-        best = [(peers[(p, "F32") + key[1:]], p) for p in ("openblas", "onednn") if (p, "F32") + key[1:] in peers]
-        if best:
-            sec, p = min(best)
-            peer_cols = f"{p} {sec * 1e6:.0f} µs | {sec / r['seconds']:.2f}"
+    dnnl = peers.get(("onednn",) + key) if r["format"] in ("F32", "BF16") else None
+    blas = peers.get(("openblas",) + key) if r["format"] == "F32" else None
     print(f"| {r['format']} | {r['M']}x{r['N']}x{r['K']} | {r['T']} | {r['weights']} | {r['seconds'] * 1e6:.0f} | "
-          f"{r['gflops']:.1f} | {r['gbs']:.1f} | {pct:.0f}% | {ggml_cols} | {peer_cols} |")
+          f"{r['gflops']:.1f} | {r['gbs']:.1f} | {pct:.0f}% | {pair(g, r['seconds'])} | {pair(dnnl, r['seconds'])} | "
+          f"{pair(blas, r['seconds'])} |")
 PY

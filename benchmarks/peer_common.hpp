@@ -49,10 +49,11 @@ inline Shape parse_shape(const std::string& s) {
   return {m, n, k};
 }
 
-/// Issue 5's shapes and SmolLM2's layers.
+/// Issue 5's shapes and SmolLM2's layers (N x K: q/o 576x576, k/v 192x576, gate/up 1536x576, down
+/// 576x1536, output 49152x576), decode (M = 1) and a 128-token prefill.
 inline const std::vector<std::string> default_shapes = {
-    "1x4096x4096", "8x4096x4096", "128x4096x4096", "512x4096x4096", "1x11008x4096", "1x576x576",
-    "1x1536x576",  "1x576x1536",  "1x49152x576",   "128x576x576",   "128x1536x576", "128x576x1536"};
+    "1x4096x4096", "8x4096x4096", "128x4096x4096", "512x4096x4096", "1x11008x4096", "1x576x576",    "1x192x576",
+    "1x1536x576",  "1x576x1536",  "1x49152x576",   "128x576x576",   "128x192x576",  "128x1536x576", "128x576x1536"};
 
 /// Total bytes of weight copies a cold measurement rotates through.
 inline constexpr size_t cold_bytes = size_t(512) << 20;

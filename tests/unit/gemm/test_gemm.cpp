@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -96,6 +98,9 @@ void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, 
 
   if constexpr (std::is_same_v<F, lowbit::f32>) {
     for (std::size_t i = 0; i < m * n; ++i) REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 1e-4f * std::sqrt(float(k)));
+  } else if constexpr (std::is_same_v<F, lowbit::bf16>) {
+    // x is rounded to bf16 (relative error <= 2^-8 per element): ~ 2^-8 sqrt(K) |w| |x|.
+    for (std::size_t i = 0; i < m * n; ++i) REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 1e-2f * std::sqrt(float(k)));
   } else {
     const auto y_q8 = oracle_q8<F>(x, m, k, blocks, n);
     // Tight: same quantized inputs, only f32 rounding of K/32 scaled block sums differs.
@@ -111,7 +116,7 @@ void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, 
 }  // namespace
 
 TEMPLATE_TEST_CASE("gemm: simd == reference on odd shapes", "[gemm][simd]", lowbit::ggml::q4_0, lowbit::ggml::q4_1,
-                   lowbit::ggml::q8_0, lowbit::f32) {
+                   lowbit::ggml::q8_0, lowbit::f32, lowbit::bf16) {
   for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17}) {
     for (std::size_t n : {1, 15, 16, 17, 33}) {
       for (std::size_t k : {32, 96, 576}) check_simd_against_references<TestType>(m, n, k, 1);
@@ -126,8 +131,9 @@ TEST_CASE("gemm: f32 simd handles K off SIMD width", "[gemm][simd][f32]") {
 }
 
 TEMPLATE_TEST_CASE("gemm: threads give bit-identical results", "[gemm][simd][threads]", lowbit::ggml::q4_0,
-                   lowbit::ggml::q4_1, lowbit::ggml::q8_0, lowbit::f32) {
-  const std::size_t m = 9, n = 100, k = 256;
+                   lowbit::ggml::q4_1, lowbit::ggml::q8_0, lowbit::f32, lowbit::bf16) {
+  // K = 512 + 32 and M = 9 take the K-blocked path of the float kernels as well.
+  const std::size_t m = 9, n = 100, k = 544;
   const auto w = quantize_matrix<TestType>(random_floats(n * k, 5), n, k);
   const auto x = random_floats(m * k, 6);
   const auto view = lowbit::weight_view<TestType>{w.data(), n, k};
@@ -200,4 +206,133 @@ TEST_CASE("gemm: bad shapes and inputs throw lowbit::error naming the problem", 
                       Catch::Contains("not a multiple of the block size"));
   REQUIRE_THROWS_WITH(lowbit::make_weight_view<lowbit::ggml::q8_0>(bytes, 2, 32),
                       Catch::Contains("expected 68 bytes, got 102"));
+}
+
+namespace {
+
+// The float kernels (F32, BF16) against an oracle that sums in double: y_exact(i, n) = Σ_k x̂(i,k) w(n,k),
+// with x̂ = x for F32 and x̂ = bf16(x) (round to nearest even) for BF16, the operands the kernel
+// multiplies. A recursive f32 sum of K exact products is within γ_K Σ|x̂ w| of y_exact, γ_K = K u /
+// (1 - K u), u = 2^-24 (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5);
+// the bound holds for any association order (the kernels sum K blocks and, for M <= 2, even and odd
+// k apart), and an epilogue adds one more rounding of |y|. Against the reference (f32 x), BF16 adds
+// the rounding of x: |x - x̂| <= 2^-8 |x| (unit roundoff of 8 significant bits).
+template <class F, class E>
+void check_float_kernel(std::size_t m, std::size_t n, std::size_t k, int threads, const char* epilogue_name,
+                        const E& e) {
+  CAPTURE(F::name, m, n, k, threads, epilogue_name);
+  const auto w_real = random_floats(n * k, 4321 + static_cast<unsigned>(n * 13 + k));
+  const auto x = random_floats(m * k, 77 + static_cast<unsigned>(m * 3 + k));
+  const auto blocks = quantize_matrix<F>(w_real, n, k);
+  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
+  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
+
+  // y starts as a residual (the accumulate epilogue reads it) and as garbage for the others.
+  const auto residual = random_floats(m * n, 6);
+  std::vector<float> y_simd(residual), y_ref(residual);
+  const auto xv = matrix_view<const float>(x.data(), m, k);
+  lowbit::gemm<simd>(xv, packed, matrix_view<float>(y_simd.data(), m, n), lowbit::threads{threads}, e);
+  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
+                                           matrix_view<float>(y_ref.data(), m, n), lowbit::threads{1}, e);
+
+  constexpr bool is_bf16 = std::is_same_v<F, lowbit::bf16>;
+  const double u = std::ldexp(1.0, -24), gamma = k * u / (1 - k * u);
+  std::vector<float> w(k);
+  for (std::size_t r = 0; r < n; ++r) {
+    for (std::size_t j = 0; j < k; ++j) F::dequantize_block(blocks[r * k + j], &w[j]);
+    for (std::size_t i = 0; i < m; ++i) {
+      double exact = 0.0, magnitude = 0.0, x_magnitude = 0.0;
+      for (std::size_t j = 0; j < k; ++j) {
+        const float xr = x[i * k + j];
+        const double xh = is_bf16 ? lowbit::bf16_to_f32(lowbit::f32_to_bf16(xr)) : xr;
+        exact += xh * w[j];
+        magnitude += std::abs(xh * w[j]);
+        x_magnitude += std::abs(double(xr) * w[j]);
+      }
+      double expected = exact;
+      if constexpr (std::is_same_v<E, lowbit::epilogue::bias_add>) expected += e.bias[r];
+      if constexpr (std::is_same_v<E, lowbit::epilogue::accumulate>) expected += residual[i * n + r];
+      const double got = y_simd[i * n + r], tol = 2 * gamma * magnitude + 2 * u * std::abs(expected) + 1e-30;
+      CAPTURE(i, r, got, expected, tol);
+      REQUIRE(std::abs(got - expected) <= tol);
+      // And against the reference backend (f32 x, double sums), through the same epilogue.
+      const double ref_tol = tol + (is_bf16 ? std::ldexp(x_magnitude, -8) : 0.0) + 2 * u * std::abs(y_ref[i * n + r]);
+      REQUIRE(std::abs(got - y_ref[i * n + r]) <= ref_tol);
+    }
+  }
+}
+
+template <class F>
+void check_float_kernel_all_epilogues(std::size_t m, std::size_t n, std::size_t k, int threads) {
+  const auto bias = random_floats(n, 5);
+  check_float_kernel<F>(m, n, k, threads, "store", lowbit::epilogue::store{});
+  check_float_kernel<F>(m, n, k, threads, "bias_add", lowbit::epilogue::bias_add{bias.data()});
+  check_float_kernel<F>(m, n, k, threads, "accumulate", lowbit::epilogue::accumulate{});
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("gemm: f32/bf16 packed simd == reference on odd shapes, every epilogue", "[gemm][simd][float]",
+                   lowbit::f32, lowbit::bf16) {
+  // M: decode, a tail of the 8- (AVX-512) or 6-row (AVX2) tile, row chunks + tails; K: one, odd,
+  // one past the f32 K block (256), several blocks of both (256 / 512) with a tail.
+  for (std::size_t m : {1, 3, 17, 133}) {
+    for (std::size_t n : {1, 7, 33}) {
+      for (std::size_t k : {1, 31, 257, 1000}) check_float_kernel_all_epilogues<TestType>(m, n, k, m == 17 ? 2 : 1);
+    }
+  }
+  // N = 4096 + 3: many 256-column chunks split over two threads, a 3-column tail panel.
+  check_float_kernel_all_epilogues<TestType>(3, 4099, 257, 2);
+  check_float_kernel<TestType>(17, 4099, 1000, 2, "store", lowbit::epilogue::store{});
+}
+
+TEMPLATE_TEST_CASE("gemm: f32/bf16 pack then unpack restores the file values", "[gemm][pack][float]", lowbit::f32,
+                   lowbit::bf16) {
+  for (std::size_t n : {1, 31, 32, 70}) {
+    for (std::size_t k : {1, 31, 257}) {
+      CAPTURE(n, k);
+      const auto w = quantize_matrix<TestType>(random_floats(n * k, 41), n, k);
+      const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<TestType>{w.data(), n, k});
+      REQUIRE(packed.rows == n);
+      REQUIRE(packed.cols == k);
+      std::vector<typename TestType::block> back(w.size());
+      lowbit::unpack_float_panels(packed, std::span(back));
+      REQUIRE(std::memcmp(back.data(), w.data(), w.size() * sizeof(w[0])) == 0);
+      // Padding (missing rows of the last panel, the odd k of BF16) is zero.
+      const auto* all = packed.panel(0);
+      const std::byte zeros[sizeof(all[0])] = {};
+      std::size_t nonzero = 0;
+      for (std::size_t e = 0; e < packed.panels() * 32 * packed.padded_cols(); ++e) {
+        nonzero += std::memcmp(&all[e], zeros, sizeof(zeros)) != 0;
+      }
+      std::size_t nonzero_file = 0;
+      for (const auto& b : w) nonzero_file += std::memcmp(&b, zeros, sizeof(zeros)) != 0;
+      REQUIRE(nonzero == nonzero_file);
+    }
+  }
+  std::vector<typename TestType::block> wrong(5);
+  const auto w = quantize_matrix<TestType>(random_floats(2 * 3, 42), 2, 3);
+  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<TestType>{w.data(), 2, 3});
+  REQUIRE_THROWS_WITH(lowbit::unpack_float_panels(packed, std::span(wrong)), Catch::Contains("holds 5 elements"));
+}
+
+TEST_CASE("gemm: f32/bf16 simd with bad thread counts and shapes throw lowbit::error", "[gemm][errors][float]") {
+  const std::size_t n = 5, k = 40;
+  const auto w = quantize_matrix<lowbit::bf16>(random_floats(n * k, 51), n, k);
+  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::bf16>{w.data(), n, k});
+  std::vector<float> x(2 * k, 1.0f), y(2 * n);
+  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed,
+                                         matrix_view<float>(y.data(), 2, n), lowbit::threads{0}),
+                      Catch::Contains("thread count"));
+  REQUIRE_THROWS_WITH(
+      lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k - 1), packed, matrix_view<float>(y.data(), 2, n)),
+      Catch::Contains("x has K = 39"));
+  const auto wf = quantize_matrix<lowbit::f32>(random_floats(n * k, 52), n, k);
+  const auto packed_f = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::f32>{wf.data(), n, k});
+  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed_f,
+                                         matrix_view<float>(y.data(), 2, n - 1), lowbit::threads{-1}),
+                      Catch::Contains("y has 4 columns"));
+  REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed_f,
+                                         matrix_view<float>(y.data(), 2, n), lowbit::threads{-1}),
+                      Catch::Contains("thread count"));
 }

@@ -37,6 +37,16 @@ inline constexpr bool has_vnni_v =
     false;
 #endif
 
+/// True when kernels for Arch may use AVX-512 BF16 `vdpbf16ps` / `vcvtne2ps2bf16` (xsimd 8.1 has
+/// no tag for it; the translation unit's target flags decide).
+template <class Arch>
+inline constexpr bool has_avx512bf16_v =
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+    has_avx512bw_v<Arch>;
+#else
+    false;
+#endif
+
 /// True when kernels for Arch may use AVX2 integer instructions (vpmaddubsw, vpmaddwd).
 template <class Arch>
 inline constexpr bool has_avx2_v = std::is_base_of_v<xsimd::avx2, Arch>;
@@ -53,6 +63,18 @@ inline T reduce_add(const xsimd::batch<T, Arch>& v) noexcept {
 #else
   return xsimd::hadd(v);
 #endif
+}
+
+/// x * y + z with one rounding (fused multiply-add). xsimd 8.1 has no AVX-512 kernel for
+/// `xsimd::fma`: its generic fallback computes x * y + z, which -ffp-contract=off leaves as a
+/// multiply and an add; here AVX-512 uses `vfmadd` directly.
+template <class Arch>
+inline xsimd::batch<float, Arch> fmadd(const xsimd::batch<float, Arch>& x, const xsimd::batch<float, Arch>& y,
+                                       const xsimd::batch<float, Arch>& z) noexcept {
+#if XSIMD_VERSION_MAJOR < 9 && defined(__AVX512F__)
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) return _mm512_fmadd_ps(x, y, z);
+#endif
+  return xsimd::fma(x, y, z);
 }
 
 /// Largest lane (xsimd 8.1 has no `reduce_max`).

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "lowbit/backend/simd/float_panel_gemm.hpp"
+#include "lowbit/backend/simd/float_panels.hpp"
+#include "lowbit/backend/simd/tag.hpp"
+#include "lowbit/backend/simd/xsimd_compat.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/fp16.hpp"
+#include "lowbit/core/matrix_view.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/formats/float.hpp"
+#include "lowbit/gemm/epilogue.hpp"
+#include "lowbit/gemm/kernel.hpp"
+#include "lowbit/gemm/workspace.hpp"
+#include "lowbit/quant/weight_view.hpp"
+
+namespace lowbit {
+
+/// BF16 weights W(N, K) in k-major panels of 32 columns holding pairs of k (`k_packed<32, 2>`):
+/// element W(32p + r, k) of panel p at index 64 (k / 2) + 2r + k % 2, K padded with a zero to an
+/// even Kp. One 512-bit row of a panel is the `vdpbf16ps` operand for 16 columns. See float_panels.
+using packed_bf16 = float_panels<bf16, 2>;
+
+/// Packs BF16 weights W(N, K) (file layout) into packed_bf16 panels. Threads split the panels.
+inline packed_bf16 pack_bf16(weight_view<bf16> w, threads t = {}) { return pack_float_panels<packed_bf16>(w, t); }
+
+/// Restores the file layout of packed BF16 weights into `out` (N * K values): the inverse of
+/// pack_bf16. throws lowbit::error{errc::shape_mismatch} if out has another size.
+inline void unpack_bf16(const packed_bf16& w, std::span<bf16::block> out) { unpack_float_panels(w, out); }
+
+namespace simd_detail {
+
+/// Rounds x(M, K) to bfloat16 (round to nearest even) into pairs: out[i * Kp / 2 + s] holds
+/// (bf16(x(i, 2s)), bf16(x(i, 2s + 1))) in its (low, high) halves, a zero padding an odd K.
+/// With AVX-512 BF16 by `vcvtne2ps2bf16` (which also flushes denormal inputs to zero), otherwise
+/// by lowbit::f32_to_bf16; NaN stays NaN. out: M * Kp / 2 dwords.
+template <class Arch>
+inline void activations_to_bf16_pairs(matrix_view<const float> x, std::size_t kp, dword_alias* out) noexcept {
+  const std::size_t pairs = kp / 2;
+  for (std::size_t i = 0; i < x.rows; ++i) {
+    const float* row = x.row(i);
+    dword_alias* dst = out + i * pairs;
+    if constexpr (has_avx512bf16_v<Arch>) {
+      for (std::size_t k = 0; k < x.cols; k += 32) {
+        const std::size_t rest = x.cols - k;
+        const __mmask16 lo_mask = rest >= 16 ? __mmask16(0xffff) : __mmask16((1u << rest) - 1);
+        const __mmask16 hi_mask = rest >= 32 ? __mmask16(0xffff) : rest <= 16 ? 0 : __mmask16((1u << (rest - 16)) - 1);
+        const std::size_t slots = std::min<std::size_t>(16, (rest + 1) / 2);
+        const __mmask16 out_mask = slots == 16 ? __mmask16(0xffff) : __mmask16((1u << slots) - 1);
+        const __m512bh v =
+            _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi_mask, row + k + 16), _mm512_maskz_loadu_ps(lo_mask, row + k));
+        _mm512_mask_storeu_epi32(dst + k / 2, out_mask, std::bit_cast<__m512i>(v));
+      }
+    } else {
+      for (std::size_t s = 0; s < pairs; ++s) {
+        const std::uint32_t lo = f32_to_bf16(row[2 * s]);
+        const std::uint32_t hi = 2 * s + 1 < x.cols ? f32_to_bf16(row[2 * s + 1]) : 0u;
+        dst[s] = static_cast<std::int32_t>(lo | (hi << 16));
+      }
+    }
+  }
+}
+
+/// The BF16 register tile: MR rows of bf16 activation pairs times 32 columns of one panel.
+///
+/// c_out(i, j) = c_in(i, j) + Σ_{s < steps} (a_odd(i, s) b_odd(s, j) + a_even(i, s) b_even(s, j)),
+/// the pairs of k (2s, 2s + 1) of a (M rows of `lda` dwords) and of b (32 dwords per s), c_in = 0
+/// when null. With AVX-512 BF16: `vdpbf16ps`, MR x 2 zmm accumulators; otherwise the portable
+/// path widens each bf16 to f32 (a shift by 16 bits, exact) and issues two FMAs, odd k first as
+/// Intel's pseudo-code of VDPBF16PS does (products of two bf16 are exact in f32). For MR <= 2
+/// even and odd pair steps feed separate accumulators. Preconditions: b 64-byte aligned, MR <=
+/// bf16_tile<Arch>::mr. Source: Intel SDM, VDPBF16PS; bfloat16 per Kalamkar et al. arXiv:1905.12322.
+template <class Arch, int MR>
+[[gnu::flatten]] inline void bf16_microkernel(const dword_alias* a, std::size_t lda, const bf16::block* b_blocks,
+                                              std::size_t steps, const float* c_in, std::size_t ldc_in, float* c_out,
+                                              std::size_t ldc_out) noexcept {
+  constexpr int ku = MR <= 2 ? 2 : 1;
+  const auto* b = reinterpret_cast<const std::uint32_t*>(b_blocks);
+  if constexpr (has_avx512bf16_v<Arch>) {
+    constexpr int tiles = MR * 2;
+    __m512 acc[ku * tiles];  // acc[(u * MR + i) * 2 + j]
+    unroll<ku * tiles>([&](auto t) {
+      constexpr int u = decltype(t)::value / tiles, i = decltype(t)::value % tiles / 2, j = decltype(t)::value % 2;
+      acc[t] = (u == 0 && c_in != nullptr) ? _mm512_loadu_ps(c_in + i * ldc_in + 16 * j) : _mm512_setzero_ps();
+    });
+    for (std::size_t s = 0; s < steps; s += ku) {
+      unroll<ku>([&](auto u) {
+        if (u > 0 && s + u >= steps) return;
+        const __m512bh b0 = std::bit_cast<__m512bh>(_mm512_load_si512(b + (s + u) * 32));
+        const __m512bh b1 = std::bit_cast<__m512bh>(_mm512_load_si512(b + (s + u) * 32 + 16));
+        unroll<MR>([&](auto i) {
+          constexpr int t = (decltype(u)::value * MR + decltype(i)::value) * 2;
+          const __m512bh av = std::bit_cast<__m512bh>(_mm512_set1_epi32(a[i * lda + s + u]));
+          acc[t] = _mm512_dpbf16_ps(acc[t], av, b0);
+          acc[t + 1] = _mm512_dpbf16_ps(acc[t + 1], av, b1);
+        });
+      });
+    }
+    unroll<tiles>([&](auto t) {
+      __m512 sum = acc[t];
+      if constexpr (ku == 2) sum = _mm512_add_ps(sum, acc[tiles + t]);
+      _mm512_storeu_ps(c_out + (t / 2) * ldc_out + 16 * (t % 2), sum);
+    });
+  } else {
+    using batch = xsimd::batch<float, Arch>;
+    using ubatch = xsimd::batch<std::uint32_t, Arch>;
+    constexpr std::size_t lanes = batch::size;
+    constexpr int nb = 2, tiles = MR * nb;
+    const ubatch high_half(0xffff0000u);
+    for (std::size_t j0 = 0; j0 < 32; j0 += nb * lanes) {
+      batch acc[ku * tiles];  // acc[(u * MR + i) * nb + j]
+      unroll<ku * tiles>([&](auto t) {
+        constexpr int u = decltype(t)::value / tiles, i = decltype(t)::value % tiles / nb, j = decltype(t)::value % nb;
+        acc[t] = (u == 0 && c_in != nullptr) ? batch::load_unaligned(c_in + i * ldc_in + j0 + j * lanes) : batch(0.0f);
+      });
+      for (std::size_t s = 0; s < steps; s += ku) {
+        unroll<ku>([&](auto u) {
+          if (u > 0 && s + u >= steps) return;
+          batch b_even[nb], b_odd[nb];
+          unroll<nb>([&](auto j) {
+            const ubatch pair = ubatch::load_aligned(b + (s + u) * 32 + j0 + j * lanes);
+            b_even[j] = xsimd::bitwise_cast<batch>(pair << 16);
+            b_odd[j] = xsimd::bitwise_cast<batch>(pair & high_half);
+          });
+          unroll<MR>([&](auto i) {
+            const auto pair = static_cast<std::uint32_t>(a[i * lda + s + u]);
+            const batch a_even(std::bit_cast<float>(pair << 16)), a_odd(std::bit_cast<float>(pair & 0xffff0000u));
+            unroll<nb>([&](auto j) {
+              constexpr int t = (decltype(u)::value * MR + decltype(i)::value) * nb + decltype(j)::value;
+              acc[t] = fmadd<Arch>(a_odd, b_odd[j], acc[t]);
+              acc[t] = fmadd<Arch>(a_even, b_even[j], acc[t]);
+            });
+          });
+        });
+      }
+      unroll<tiles>([&](auto t) {
+        batch sum = acc[t];
+        if constexpr (ku == 2) sum += acc[tiles + t];
+        sum.store_unaligned(c_out + (t / nb) * ldc_out + j0 + (t % nb) * lanes);
+      });
+    }
+  }
+}
+
+/// The BF16 tile policy of run_float_panels: 8 rows with AVX-512 (16 zmm accumulators), 6 with
+/// narrower registers; k blocks of 512 (256 pairs: a 32 KiB weight block per panel).
+template <class Arch>
+struct bf16_tile {
+  static constexpr int mr = xsimd::batch<float, Arch>::size >= 16 ? 8 : 6;
+  static constexpr std::size_t kr = 2;
+  static constexpr std::size_t kc = 512;
+  template <int MR>
+  static void compute(const dword_alias* a, std::size_t lda, const bf16::block* b, std::size_t steps, const float* c_in,
+                      std::size_t ldc_in, float* c_out, std::size_t ldc_out) noexcept {
+    bf16_microkernel<Arch, MR>(a, lda, b, steps, c_in, ldc_in, c_out, ldc_out);
+  }
+};
+
+}  // namespace simd_detail
+
+/// BF16 GEMM on the SIMD backend: y = epilogue(bf16(x) · Wᵀ) with W packed once into packed_bf16.
+///
+/// The activations are rounded to bf16 on the fly (round to nearest even, once per call, into the
+/// workspace), as oneDNN's bf16 x bf16 -> f32 matmul takes them; the products are exact, the sums
+/// f32. With AVX-512 BF16 the register tile (8 rows x 32 columns) issues `vdpbf16ps`; without it
+/// the portable path widens bf16 to f32 and issues xsimd FMAs (AVX2: 6 x 32 in two halves).
+/// Blocking (K in 512, N in 256 columns), threads (over N) and epilogue as gemm_kernel<f32, simd>;
+/// results do not depend on the thread count. Against the reference (exact bf16 W, f32 x, double
+/// sums) the rounding of x adds |Δy| <= 2^-8 Σ_k |x w| (~ 2^-8 sqrt(K) |x| |w| typically) to the
+/// f32 summation error. Shapes: x (M, K), y (M, N), row-major f32, strides allowed; NaN/Inf in x
+/// propagate. throws lowbit::error{errc::invalid_argument} if t.count < 1. Allocation: the packed
+/// copy at prepare; per call, workspace scratch of M * ceil(K / 2) floats (+ the K-blocking partial
+/// sums) until it has grown. Source: oneDNN's bf16 matmul convention; Intel SDM (VDPBF16PS).
+template <class Arch>
+struct gemm_kernel<bf16, backend::simd<Arch>> {
+  using weight_type = packed_bf16;
+  using tile = simd_detail::bf16_tile<Arch>;
+
+  static weight_type prepare(weight_view<bf16> w, threads t) { return pack_bf16(w, t); }
+
+  template <epilogue::stage E>
+  static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
+                  gemm_workspace& ws) {
+    check(t.count >= 1, errc::invalid_argument, "gemm: thread count must be >= 1");
+    const std::size_t kp = w.padded_cols();
+    const std::size_t a_floats = (x.rows * kp / 2 + 15) / 16 * 16;
+    const std::size_t need = a_floats + simd_detail::float_panels_scratch<tile>(x.rows, w.panels(), kp, t);
+    if (ws.scratch.size() < need) ws.scratch.resize(need);
+    auto* a = reinterpret_cast<simd_detail::dword_alias*>(ws.scratch.data());
+    simd_detail::activations_to_bf16_pairs<Arch>(x, kp, a);
+    simd_detail::run_float_panels<tile>(a, kp / 2, x.rows, w, y, t, e, ws.scratch.data() + a_floats);
+  }
+};
+
+}  // namespace lowbit
