@@ -8,7 +8,10 @@
 // One ggml_mul_mat(W, x) per graph on the CPU backend; W (ne = {K, N}) is placed in the
 // first buffer type of llama.cpp's CPU list (extra/repack buffer types, then the plain
 // CPU buffer) whose device supports the MUL_MAT, exactly as llama-model-loader's
-// select_weight_buft does. Only ggml_backend_graph_compute is timed.
+// select_weight_buft does: on x86 the "CPU_REPACK" buffer (rows interleaved for ggml's repacked
+// GEMM/GEMV, ggml-cpu/repack.cpp) takes Q4_0 and Q4_K with AVX2 and Q2_K with AVX-512; Q5_0, Q5_1,
+// Q3_K, Q5_K and Q6_K stay in the plain CPU buffer. The buffer type is printed on stderr per case.
+// Only ggml_backend_graph_compute is timed.
 //
 // stdout: impl,format,M,N,K,threads,weights,seconds_per_call   (one line per measurement)
 // stderr: buffer type used for each format/shape, correctness checks, progress.
@@ -40,7 +43,7 @@ using peer::die;
 using peer::split;
 using peer::parse_shape;
 const std::vector<std::string> kDefaultFormats = {
-    "Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "Q2_K", "IQ4_NL", "TQ2_0", "BF16", "F32"};
+    "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "Q2_K", "Q3_K", "IQ4_NL", "TQ2_0", "BF16", "F32"};
 
 ggml_type type_from_name(const std::string& name) {
     for (int t = 0; t < GGML_TYPE_COUNT; ++t) {

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "lowbit/backend/simd/k_quant_panels.hpp"
+#include "lowbit/backend/simd/packed_panels.hpp"
+#include "lowbit/backend/simd/quantize_activations.hpp"
+#include "lowbit/backend/simd/tag.hpp"
+#include "lowbit/backend/simd/xsimd_compat.hpp"
+#include "lowbit/core/matrix_view.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/formats/ggml/q5_0.hpp"
+#include "lowbit/gemm/epilogue.hpp"
+#include "lowbit/gemm/kernel.hpp"
+#include "lowbit/gemm/workspace.hpp"
+#include "lowbit/quant/weight_view.hpp"
+
+namespace lowbit {
+
+namespace simd_detail {
+
+/// Q5_0 / Q5_1 in bit-plane panels: the low 4 bits of each code in a 4-bit plane, the 5th bit in a
+/// 1-bit plane. Element e of a block: low bits in nibble e / 16 of `qs[e % 16]`, 5th bit = bit e of
+/// the little-endian u32 `qh` (ggml `block_q5_0` / `block_q5_1`, ggml/src/ggml-common.h).
+template <std::size_t DSrc, int MSrc, std::size_t QhSrc, std::size_t QsSrc>
+struct q5_plane_traits {
+  using planes = plane_list<plane<4, 0>, plane<1, 4>>;
+  static constexpr std::size_t block_size = 32;
+  static constexpr std::size_t scale_src = 0, scale_bytes = 0;
+  static constexpr std::size_t d_src = DSrc;
+  static constexpr int m_src = MSrc;
+  static unsigned code(const std::uint8_t* blk, std::size_t e) noexcept {
+    const unsigned low = (blk[QsSrc + e % 16] >> (4 * (e / 16))) & 0x0fu;
+    const unsigned high = (blk[QhSrc + e / 8] >> (e % 8)) & 1u;
+    return low | (high << 4);
+  }
+  static void set_code(std::uint8_t* blk, std::size_t e, unsigned v) noexcept {
+    blk[QsSrc + e % 16] = static_cast<std::uint8_t>(blk[QsSrc + e % 16] | ((v & 0x0fu) << (4 * (e / 16))));
+    blk[QhSrc + e / 8] = static_cast<std::uint8_t>(blk[QhSrc + e / 8] | (((v >> 4) & 1u) << (e % 8)));
+  }
+};
+
+}  // namespace simd_detail
+
+/// Q5_0 bytes: d @0, qh[4] @2, qs[16] @6 (ggml `block_q5_0`).
+template <>
+struct simd_detail::plane_traits<ggml::q5_0> : simd_detail::q5_plane_traits<0, -1, 2, 6> {};
+/// Q5_1 bytes: d @0, m @2, qh[4] @4, qs[16] @8 (ggml `block_q5_1`).
+template <>
+struct simd_detail::plane_traits<ggml::q5_1> : simd_detail::q5_plane_traits<0, 2, 4, 8> {};
+
+/// Q5_0 weights W(N, K) in `k_packed<16, 4>` bit-plane panels (see simd_detail::pack_planes). Per
+/// (panel, 32-element block) 352 bytes, the file's size: [0, 256) the low 4 bits (chunk c, lane r:
+/// codes 8c..8c+3 in the low nibbles, 8c+4..8c+7 in the high nibbles, as packed_q4_0), [256, 320)
+/// the 5th bits (lane r, byte t, bit j: code 4j + t), [320, 352) the 16 rows' scales d (fp16).
+using packed_q5_0 = simd_detail::plane_packed_t<ggml::q5_0>;
+/// Q5_1 weights: as packed_q5_0, then the 16 rows' minimums m (fp16) in [352, 384).
+using packed_q5_1 = simd_detail::plane_packed_t<ggml::q5_1>;
+
+/// Packs Q5_0 weights; see packed_q5_0. Threads split the panels.
+inline packed_q5_0 pack_q5_0(weight_view<ggml::q5_0> w, threads t = {}) { return simd_detail::pack_planes(w, t); }
+/// Packs Q5_1 weights; see packed_q5_1. Threads split the panels.
+inline packed_q5_1 pack_q5_1(weight_view<ggml::q5_1> w, threads t = {}) { return simd_detail::pack_planes(w, t); }
+/// Restores the file layout of packed Q5_0 weights into `out` (N * K / 32 blocks).
+/// throws lowbit::error{errc::shape_mismatch} if out has another size.
+inline void unpack_q5_0(const packed_q5_0& w, std::span<ggml::q5_0::block> out) {
+  simd_detail::unpack_planes<ggml::q5_0>(w, out);
+}
+/// Restores the file layout of packed Q5_1 weights; see unpack_q5_0.
+inline void unpack_q5_1(const packed_q5_1& w, std::span<ggml::q5_1::block> out) {
+  simd_detail::unpack_planes<ggml::q5_1>(w, out);
+}
+
+namespace simd_detail {
+
+/// Microkernel: MR activation rows x one 16-row Q5_0 or Q5_1 panel, all K blocks.
+/// Q5_1: acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k] + m_w[r] s_x[i,b]        (ggml's Q5_1·Q8_1);
+/// Q5_0: acc[i][r] = Σ_b d_w[r] d_x[i,b] (Σ_k q_w[r,k] q_x[i,k] - 16 Σ_k q_x[i,k])      (ggml's Q5_0·Q8_0),
+/// the integer parts exact in int32.
+template <class Isa, int MR, class F>
+[[gnu::noinline]] void q5_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
+                                      std::size_t i0, float (*acc_out)[16]) noexcept {
+  using layout = plane_layout<F>;
+  using vi = typename Isa::vi;
+  using vf = typename Isa::vf;
+  constexpr int lanes = Isa::lanes;
+  const std::int8_t* x_qs[MR];
+  const float *x_d[MR], *x_s[MR];
+  const std::int32_t* x_sum[MR];
+  for (int i = 0; i < MR; ++i) {
+    x_qs[i] = xq.row_qs(i0 + i);
+    x_d[i] = xq.row_d(i0 + i);
+    x_s[i] = xq.row_s(i0 + i);
+    x_sum[i] = xq.row_sum(i0 + i);
+  }
+  for (int h = 0; h < Isa::halves; ++h) {
+    vf acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = Isa::fzero();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* record = panel + b * layout::stride;
+      // Software prefetch 16 blocks ahead (prefetches never fault past the end).
+      for (std::size_t l = 0; l < (layout::stride + 63) / 64; ++l) {
+        _mm_prefetch(reinterpret_cast<const char*>(record + 16 * layout::stride + 64 * l), _MM_HINT_T0);
+      }
+      vi code[8];
+      decode_unit<Isa, F>(record, 0, h, code);
+      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      for (int i = 0; i < MR; ++i) {
+        const auto* xw = reinterpret_cast<const dword_alias*>(x_qs[i] + b * 32);
+        vi dot = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
+        dot = Isa::dot8(dot, code[2], code[3], xw[2], xw[3]);
+        dot = Isa::dot8(dot, code[4], code[5], xw[4], xw[5]);
+        dot = Isa::dot8(dot, code[6], code[7], xw[6], xw[7]);
+        if constexpr (!layout::has_m) dot = Isa::sub32(dot, Isa::set1_32(16 * x_sum[i][b]));
+        acc[i] = Isa::fmadd(Isa::cvt(dot), Isa::mul(dw, Isa::set1_ps(x_d[i][b])), acc[i]);
+        if constexpr (layout::has_m) {
+          const vf mw = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
+          acc[i] = Isa::fmadd(mw, Isa::set1_ps(x_s[i][b]), acc[i]);
+        }
+      }
+    }
+    for (int i = 0; i < MR; ++i) Isa::store(acc_out[i] + lanes * h, acc[i]);
+  }
+}
+
+/// The SIMD GEMM of Q5_0 and Q5_1: activations quantized on the fly (activation_q8, ggml's Q8_0 /
+/// Q8_1 rules), weights in packed_q5_0 / packed_q5_1 panels, integer dot products (AVX-512 VNNI
+/// `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation of the per-block scaled sums, fused epilogue.
+template <class F, class Arch>
+struct q5_gemm_kernel {
+  using weight_type = plane_packed_t<F>;
+  struct microkernel {
+    template <int MR>
+    void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                    float (*acc)[16]) const noexcept {
+      q5_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
+    }
+  };
+
+  static weight_type prepare(weight_view<F> w, threads t) { return pack_planes(w, t); }
+
+  template <epilogue::stage E>
+  static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
+                  gemm_workspace& ws) {
+    run_packed_gemm<Arch>(x, w, y, t, e, ws, microkernel{});
+  }
+};
+
+}  // namespace simd_detail
+
+/// Q5_0 GEMM on the SIMD backend (see simd_detail::q5_gemm_kernel).
+template <class Arch>
+struct gemm_kernel<ggml::q5_0, backend::simd<Arch>> : simd_detail::q5_gemm_kernel<ggml::q5_0, Arch> {};
+
+/// Q5_1 GEMM on the SIMD backend (see simd_detail::q5_gemm_kernel).
+template <class Arch>
+struct gemm_kernel<ggml::q5_1, backend::simd<Arch>> : simd_detail::q5_gemm_kernel<ggml::q5_1, Arch> {};
+
+}  // namespace lowbit

@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "lowbit/backend/simd/aligned_buffer.hpp"
+#include "lowbit/backend/simd/packed_panels.hpp"
+#include "lowbit/backend/simd/panel_schedule.hpp"
+#include "lowbit/backend/simd/xsimd_compat.hpp"
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/matrix_view.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/gemm/epilogue.hpp"
+#include "lowbit/gemm/workspace.hpp"
+#include "lowbit/quant/activation_q8.hpp"
+#include "lowbit/quant/weight_view.hpp"
+
+namespace lowbit::simd_detail {
+
+// ---------------------------------------------------------------------------------------------
+// Bit-plane panels: the packed layout shared by the SIMD kernels of Q5_0, Q5_1 and the K-quants.
+// ---------------------------------------------------------------------------------------------
+
+/// One bit plane of a code: `Bits` bits of every code, which the decoder places at bit `Shift` of
+/// the unsigned code (code = Σ over planes of plane_value << Shift).
+template <int Bits, int Shift>
+struct plane {
+  static constexpr int bits = Bits;
+  static constexpr int shift = Shift;
+  /// K groups of 4 codes held by one 64-byte load of this plane.
+  static constexpr int groups_per_load = 8 / Bits;
+};
+
+/// The planes of a format's code, in storage order.
+template <class... Planes>
+struct plane_list {};
+
+/// Per format F, `plane_traits<F>` (specialised next to each kernel) says how F's blocks are cut
+/// into planes and header bytes:
+/// - `planes`: a plane_list; `block_size`: elements per block;
+/// - `code(const uint8_t* block, e)` / `set_code(uint8_t* block, e, v)`: the unsigned code of element
+///   e, read from / OR-ed into the block's bytes (ggml's byte layout);
+/// - `scale_src`, `scale_bytes`: a run of header bytes stored as byte planes (16 rows each);
+/// - `d_src`, `m_src` (or -1): fp16 fields stored as 16-row fp16 vectors.
+template <class F>
+struct plane_traits;
+
+/// Byte offsets inside one (panel, block) record of F's panels:
+/// `[units][scale byte planes: byte j of row r at 16 j + r][d: 16 x fp16][m: 16 x fp16]`, where the
+/// codes come in `block_size / 32` units of 32 K elements, unit u at `u * unit_bytes`, each holding
+/// its 64 x bits bytes of every plane in order (so the kernel streams a record front to back).
+template <class F>
+struct plane_layout {
+  using traits = plane_traits<F>;
+  template <class... P>
+  static constexpr std::size_t sum_bits(plane_list<P...>) {
+    return (std::size_t{0} + ... + static_cast<std::size_t>(P::bits));
+  }
+  static constexpr std::size_t units = traits::block_size / 32;
+  static constexpr std::size_t unit_bytes = 64 * sum_bits(typename traits::planes{});
+  static constexpr std::size_t scales_off = units * unit_bytes;
+  static constexpr std::size_t d_off = scales_off + 16 * traits::scale_bytes;
+  static constexpr std::size_t m_off = d_off + 32;
+  static constexpr bool has_m = traits::m_src >= 0;
+  static constexpr std::size_t stride = m_off + (has_m ? 32 : 0);
+  static_assert(stride == 16 * F::block_bytes, "bit-plane panels hold exactly the file's bytes");
+};
+
+/// The panels of F: packed_panels with plane_layout<F>::stride bytes per (panel, block).
+template <class F>
+using plane_packed_t = packed_panels<F, plane_layout<F>::stride>;
+
+/// Byte offset of plane number `Index` inside a unit: 64 x the bits of the planes before it.
+template <class F, std::size_t Index, class... P>
+constexpr std::size_t plane_offset(plane_list<P...>) {
+  std::size_t off = 0, i = 0;
+  ((i++ < Index ? off += 64 * static_cast<std::size_t>(P::bits) : 0), ...);
+  return off;
+}
+
+/// Calls f(plane, offset) for each plane of F, in storage order.
+template <class F, class Fn>
+constexpr void for_each_plane(Fn&& f) {
+  [&]<class... P>(plane_list<P...> list) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f(P{}, std::integral_constant<std::size_t, plane_offset<F, I>(list)>{}), ...);
+    }
+    (std::index_sequence_for<P...>{});
+  }(typename plane_traits<F>::planes{});
+}
+
+/// Packs W (file layout) into bit-plane panels. K group g (codes 4g..4g+3 of the block) lies in
+/// unit u = g / 8; in a plane of b bits, within-unit group q = g % 8 lies in the plane's 64-byte load
+/// q / (8 / b) of that unit: lane r (bytes 4r..4r+3) holds the plane bits of row 16p + r, byte t
+/// bits [b j, b j + b) the bits of code 4g + t with j = q % (8 / b). One
+/// 512-bit load thus yields, after a shift and a mask, 4 codes of each of 16 rows: the operand of
+/// `vpdpbusd` with a broadcast activation dword (k_packed<16, 4>). Padding rows are zero bytes
+/// (codes 0, scales 0), contributing exactly 0. Threads split the panels. ISA-independent bytes.
+template <class F>
+plane_packed_t<F> pack_planes(weight_view<F> w, threads t = {}) {
+  using traits = plane_traits<F>;
+  using layout = plane_layout<F>;
+  plane_packed_t<F> out;
+  out.rows = w.rows;
+  out.cols = w.cols;
+  const std::size_t nb = w.blocks_per_row();
+  out.bytes = aligned_buffer(out.panels() * nb * layout::stride);
+  auto* base = reinterpret_cast<std::uint8_t*>(out.bytes.data());
+  parallel_for(t, out.panels(), 1, [&](std::size_t p_begin, std::size_t p_end) {
+    for (std::size_t p = p_begin; p < p_end; ++p) {
+      for (std::size_t b = 0; b < nb; ++b) {
+        std::uint8_t* dst = base + (p * nb + b) * layout::stride;
+        for (std::size_t r = 0; r < 16 && p * 16 + r < w.rows; ++r) {
+          const auto* blk = reinterpret_cast<const std::uint8_t*>(&w.row(p * 16 + r)[b]);
+          std::memcpy(dst + layout::d_off + 2 * r, blk + traits::d_src, 2);
+          if constexpr (layout::has_m) std::memcpy(dst + layout::m_off + 2 * r, blk + traits::m_src, 2);
+          for (std::size_t j = 0; j < traits::scale_bytes; ++j)
+            dst[layout::scales_off + 16 * j + r] = blk[traits::scale_src + j];
+          for (std::size_t e = 0; e < traits::block_size; ++e) {
+            const unsigned code = traits::code(blk, e);
+            const std::size_t g = e / 4, unit = layout::unit_bytes * (g / 8), lane_byte = 4 * r + e % 4;
+            for_each_plane<F>([&](auto pl, auto off) {
+              using P = decltype(pl);
+              const unsigned v = (code >> P::shift) & ((1u << P::bits) - 1u);
+              const std::size_t load = (g % 8) / P::groups_per_load, j = (g % 8) % P::groups_per_load;
+              dst[unit + off + 64 * load + lane_byte] |= static_cast<std::uint8_t>(v << (P::bits * j));
+            });
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/// Restores the file layout of bit-plane panels into `out` (N * K / block_size blocks): the inverse
+/// of pack_planes. throws lowbit::error{errc::shape_mismatch} if out has another size.
+template <class F>
+void unpack_planes(const plane_packed_t<F>& w, std::span<typename F::block> out) {
+  using traits = plane_traits<F>;
+  using layout = plane_layout<F>;
+  const std::size_t nb = w.blocks_per_row();
+  check(out.size() == w.rows * nb, errc::shape_mismatch, [&] {
+    return std::string("unpack ") + std::string(F::name) + ": output holds " + std::to_string(out.size()) +
+           " blocks, the matrix " + std::to_string(w.rows * nb);
+  });
+  for (std::size_t n = 0; n < w.rows; ++n) {
+    const std::size_t p = n / 16, r = n % 16;
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* src = w.panel(p) + b * layout::stride;
+      auto* blk = reinterpret_cast<std::uint8_t*>(&out[n * nb + b]);
+      std::memset(blk, 0, F::block_bytes);
+      std::memcpy(blk + traits::d_src, src + layout::d_off + 2 * r, 2);
+      if constexpr (layout::has_m) std::memcpy(blk + traits::m_src, src + layout::m_off + 2 * r, 2);
+      for (std::size_t j = 0; j < traits::scale_bytes; ++j)
+        blk[traits::scale_src + j] = src[layout::scales_off + 16 * j + r];
+      for (std::size_t e = 0; e < traits::block_size; ++e) {
+        const std::size_t g = e / 4, unit = layout::unit_bytes * (g / 8), lane_byte = 4 * r + e % 4;
+        unsigned code = 0;
+        for_each_plane<F>([&](auto pl, auto off) {
+          using P = decltype(pl);
+          const std::size_t load = (g % 8) / P::groups_per_load, j = (g % 8) % P::groups_per_load;
+          const unsigned v = (src[unit + off + 64 * load + lane_byte] >> (P::bits * j)) & ((1u << P::bits) - 1u);
+          code |= v << P::shift;
+        });
+        traits::set_code(blk, e, code);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two instruction sets, behind one small interface (16 rows per register, or 8 rows x 2 halves).
+// ---------------------------------------------------------------------------------------------
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+/// AVX-512 VNNI: one 512-bit register holds 4 codes of each of a panel's 16 rows.
+struct isa_vnni512 {
+  using vi = __m512i;
+  using vf = __m512;
+  static constexpr int halves = 1;
+  static constexpr int lanes = 16;
+  static vi load(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
+  static vi load32(const std::int32_t* p) noexcept { return _mm512_loadu_si512(p); }
+  static vi zero() noexcept { return _mm512_setzero_si512(); }
+  static vi byte_mask(int m) noexcept { return _mm512_set1_epi8(static_cast<char>(m)); }
+  template <int S>
+  static vi srl16(vi v) noexcept {
+    return _mm512_srli_epi16(v, S);
+  }
+  template <int S>
+  static vi sll16(vi v) noexcept {
+    return _mm512_slli_epi16(v, S);
+  }
+  // 32-bit shifts as vector-extension operators: GCC 12 reports -Wuninitialized inside its own
+  // _mm512_slli_epi32 / _mm512_srli_epi32 (their _mm512_undefined_epi32 operand).
+  typedef std::uint32_t u32x16 __attribute__((vector_size(64)));
+  template <int S>
+  static vi sll32(vi v) noexcept {
+    return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) << S);
+  }
+  template <int S>
+  static vi srl32(vi v) noexcept {
+    return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) >> S);
+  }
+  /// The 16 bytes at p (one per row) zero- / sign-extended to int32 lanes.
+  static vi widen_u8(const std::uint8_t* p) noexcept {
+    return _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xffff),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static vi widen_s8(const std::uint8_t* p) noexcept {
+    return _mm512_maskz_cvtepi8_epi32(static_cast<__mmask16>(0xffff),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static void store32(std::int32_t* p, vi v) noexcept { _mm512_storeu_si512(p, v); }
+  static vi and_(vi a, vi b) noexcept { return _mm512_and_si512(a, b); }
+  static vi or_(vi a, vi b) noexcept { return _mm512_or_si512(a, b); }
+  static vi add32(vi a, vi b) noexcept { return _mm512_add_epi32(a, b); }
+  static vi sub32(vi a, vi b) noexcept { return _mm512_sub_epi32(a, b); }
+  static vi mullo32(vi a, vi b) noexcept { return _mm512_mullo_epi32(a, b); }
+  static vi set1_32(std::int32_t v) noexcept { return _mm512_set1_epi32(v); }
+  /// acc + Σ over 8 bytes per lane of u8 codes (c0 with x0, c1 with x1) x s8 activation dwords.
+  static vi dot8(vi acc, vi c0, vi c1, std::int32_t x0, std::int32_t x1) noexcept {
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, c0, _mm512_set1_epi32(x0)), c1, _mm512_set1_epi32(x1));
+  }
+  /// acc + Σ of the two int16 products per lane (w pair x broadcast x pair).
+  static vi dot_pairs(vi acc, vi w, std::int32_t x) noexcept {
+    return _mm512_dpwssd_epi32(acc, w, _mm512_set1_epi32(x));
+  }
+  static vf fzero() noexcept { return _mm512_setzero_ps(); }
+  static vf cvt(vi v) noexcept { return _mm512_cvtepi32_ps(v); }
+  static vf load_ph(const std::uint8_t* p) noexcept {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static vf set1_ps(float v) noexcept { return _mm512_set1_ps(v); }
+  static vf mul(vf a, vf b) noexcept { return _mm512_mul_ps(a, b); }
+  static vf fmadd(vf a, vf b, vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }
+  static vf fnmadd(vf a, vf b, vf c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
+  static void store(float* p, vf v) noexcept { _mm512_storeu_ps(p, v); }
+};
+#endif
+
+#if defined(__AVX2__)
+/// AVX2: a panel's 16 rows as two halves of 8 rows (32 bytes of each 64-byte load); vpmaddubsw
+/// then vpmaddwd replace vpdpbusd (codes <= 63 and |activation| <= 127 keep the int16 sums of two
+/// vpmaddubsw results <= 32004, no saturation), vpmaddwd replaces vpdpwssd.
+struct isa_avx2 {
+  using vi = __m256i;
+  using vf = __m256;
+  static constexpr int halves = 2;
+  static constexpr int lanes = 8;
+  static vi load(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static vi load32(const std::int32_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static vi zero() noexcept { return _mm256_setzero_si256(); }
+  static vi byte_mask(int m) noexcept { return _mm256_set1_epi8(static_cast<char>(m)); }
+  template <int S>
+  static vi srl16(vi v) noexcept {
+    return _mm256_srli_epi16(v, S);
+  }
+  template <int S>
+  static vi sll16(vi v) noexcept {
+    return _mm256_slli_epi16(v, S);
+  }
+  template <int S>
+  static vi sll32(vi v) noexcept {
+    return _mm256_slli_epi32(v, S);
+  }
+  template <int S>
+  static vi srl32(vi v) noexcept {
+    return _mm256_srli_epi32(v, S);
+  }
+  static vi widen_u8(const std::uint8_t* p) noexcept {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  }
+  static vi widen_s8(const std::uint8_t* p) noexcept {
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  }
+  static void store32(std::int32_t* p, vi v) noexcept { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static vi and_(vi a, vi b) noexcept { return _mm256_and_si256(a, b); }
+  static vi or_(vi a, vi b) noexcept { return _mm256_or_si256(a, b); }
+  static vi add32(vi a, vi b) noexcept { return _mm256_add_epi32(a, b); }
+  static vi sub32(vi a, vi b) noexcept { return _mm256_sub_epi32(a, b); }
+  static vi mullo32(vi a, vi b) noexcept { return _mm256_mullo_epi32(a, b); }
+  static vi set1_32(std::int32_t v) noexcept { return _mm256_set1_epi32(v); }
+  static vi dot8(vi acc, vi c0, vi c1, std::int32_t x0, std::int32_t x1) noexcept {
+    const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(c0, _mm256_set1_epi32(x0)),
+                                       _mm256_maddubs_epi16(c1, _mm256_set1_epi32(x1)));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  static vi dot_pairs(vi acc, vi w, std::int32_t x) noexcept {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_set1_epi32(x)));
+  }
+  static vf fzero() noexcept { return _mm256_setzero_ps(); }
+  static vf cvt(vi v) noexcept { return _mm256_cvtepi32_ps(v); }
+  static vf load_ph(const std::uint8_t* p) noexcept {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static vf set1_ps(float v) noexcept { return _mm256_set1_ps(v); }
+  static vf mul(vf a, vf b) noexcept { return _mm256_mul_ps(a, b); }
+  static vf fmadd(vf a, vf b, vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }
+  static vf fnmadd(vf a, vf b, vf c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
+  static void store(float* p, vf v) noexcept { _mm256_storeu_ps(p, v); }
+};
+#endif
+
+/// The instruction set of the bit-plane kernels for Arch: AVX-512 VNNI, else AVX2.
+template <class Arch>
+struct plane_isa {
+  static_assert(has_avx2_v<Arch>, "lowbit: the simd Q5_x / K-quant kernels need AVX2 or AVX-512 VNNI");
+#if defined(__AVX2__)
+  using type = isa_avx2;
+#endif
+};
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+template <class Arch>
+requires has_vnni_v<Arch>
+struct plane_isa<Arch> {
+  using type = isa_vnni512;
+};
+#endif
+
+/// v shifted by R bits to the right (R > 0) or -R bits to the left, in 16-bit lanes.
+template <class Isa, int R>
+[[gnu::always_inline]] inline typename Isa::vi shift_bits(typename Isa::vi v) noexcept {
+  if constexpr (R > 0) {
+    return Isa::template srl16<R>(v);
+  } else if constexpr (R < 0) {
+    return Isa::template sll16<-R>(v);
+  } else {
+    return v;
+  }
+}
+
+/// ORs (or, for the first plane, assigns) group G's bits of plane P into code[G]; `base` points at
+/// the plane's first load of the unit.
+template <class Isa, class P, bool First, int G>
+[[gnu::always_inline]] inline void decode_group(const std::uint8_t* base, typename Isa::vi mask,
+                                                typename Isa::vi (&code)[8]) noexcept {
+  constexpr int per_load = P::groups_per_load;
+  const auto bits =
+      Isa::and_(shift_bits<Isa, P::bits*(G % per_load) - P::shift>(Isa::load(base + 64 * (G / per_load))), mask);
+  if constexpr (First) {
+    code[G] = bits;
+  } else {
+    code[G] = Isa::or_(code[G], bits);
+  }
+}
+
+/// Adds plane P's bits (at byte offset Off of each unit) to the 8 code registers of unit u; the
+/// first plane (First) assigns them. Fully unrolled, so that the codes stay in registers.
+template <class Isa, class F, class P, std::size_t Off, bool First, int... G>
+[[gnu::always_inline]] inline void decode_plane(const std::uint8_t* record, std::size_t u, int h,
+                                                typename Isa::vi (&code)[8],
+                                                std::integer_sequence<int, G...>) noexcept {
+  const std::uint8_t* base = record + plane_layout<F>::unit_bytes * u + Off + 32 * h;
+  const auto mask = Isa::byte_mask(((1 << P::bits) - 1) << P::shift);
+  (decode_group<Isa, P, First, G>(base, mask, code), ...);
+}
+
+/// Decodes unit u of a record, plane after plane (see decode_unit).
+template <class Isa, class F, class Planes = typename plane_traits<F>::planes>
+struct unit_decoder;
+
+template <class Isa, class F, class... P>
+struct unit_decoder<Isa, F, plane_list<P...>> {
+  template <std::size_t... I>
+  [[gnu::always_inline]] static void run(const std::uint8_t* record, std::size_t u, int h, typename Isa::vi (&code)[8],
+                                         std::index_sequence<I...>) noexcept {
+    (decode_plane<Isa, F, P, plane_offset<F, I>(plane_list<P...>{}), I == 0>(record, u, h, code,
+                                                                             std::make_integer_sequence<int, 8>{}),
+     ...);
+  }
+  [[gnu::always_inline]] static void run(const std::uint8_t* record, std::size_t u, int h,
+                                         typename Isa::vi (&code)[8]) noexcept {
+    run(record, u, h, code, std::index_sequence_for<P...>{});
+  }
+};
+
+/// Decodes the 8 K groups [8u, 8u + 8) (32 codes of each row) of one record into unsigned bytes:
+/// code[j] holds codes 32u + 4j .. 32u + 4j + 3 of the record's rows (half h for AVX2).
+template <class Isa, class F>
+[[gnu::always_inline]] inline void decode_unit(const std::uint8_t* record, std::size_t u, int h,
+                                               typename Isa::vi (&code)[8]) noexcept {
+  unit_decoder<Isa, F>::run(record, u, h, code);
+}
+
+// ---------------------------------------------------------------------------------------------
+// K-quants: activations and the microkernel.
+// ---------------------------------------------------------------------------------------------
+
+/// Elements per K-quant super-block (ggml QK_K).
+inline constexpr std::size_t k_block = 256;
+
+/// Quantizes x(M, K) for the K-quant kernels: 8-bit codes in blocks of 256 along K with an
+/// unrounded f32 scale, as ggml's Q8_K (ggml-common.h `block_q8_K`), so the error per element is at
+/// most max|x over the 256-block| / 254, as in ggml.
+/// Stored in an activation_q8 (the workspace's buffer): `qs` the codes (M, K);
+/// `row_d(i)[b]` = max|x| / 127 of super-block b (the first K / 256 entries of the row);
+/// `row_sum(i)[8 b + t]` = the sums of codes 32t..32t+15 and 32t+16..32t+31 of super-block b as an
+/// int16 pair (low, high half of the int32), the operand of `vpdpwssd`; `s` is unused.
+/// Codes are `round(x * 127 / max|x|)` (ties to even), like activation_q8.
+/// throws lowbit::error{errc::shape_mismatch} if K % 256 != 0; {errc::invalid_argument} naming the
+/// row and columns of a NaN or infinity.
+/// Source: ggml `block_q8_K`, `quantize_row_q8_K_ref` (ggml/src/ggml-quants.c).
+template <class Arch>
+void quantize_activations_k(matrix_view<const float> x, activation_q8& out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t lanes = batch::size;
+  check(x.cols % k_block == 0, errc::shape_mismatch, [&] {
+    return "K-quant gemm: K = " + std::to_string(x.cols) + " is not a multiple of the super-block size 256";
+  });
+  out.resize(x.rows, x.cols);
+  const std::size_t nb = x.cols / k_block, nb32 = x.cols / 32;
+  alignas(64) std::int32_t codes[k_block];
+  for (std::size_t i = 0; i < x.rows; ++i) {
+    for (std::size_t b = 0; b < nb; ++b) {
+      const float* src = x.row(i) + b * k_block;
+      batch amax(0.0f), probe(0.0f);  // x - x is 0 for finite x and NaN for NaN or infinity
+      for (std::size_t j = 0; j < k_block; j += lanes) {
+        const batch v = batch::load_unaligned(src + j);
+        amax = xsimd::max(amax, xsimd::abs(v));
+        probe += v - v;
+      }
+      check(reduce_add(probe) == 0.0f, errc::invalid_argument, [&] {
+        return "activation row " + std::to_string(i) + ", columns [" + std::to_string(b * k_block) + ", " +
+               std::to_string(b * k_block + k_block) + "): NaN or infinity";
+      });
+      const float max_abs = reduce_max(amax);
+      const batch inv(max_abs != 0.0f ? 127.0f / max_abs : 0.0f);
+      for (std::size_t j = 0; j < k_block; j += lanes) {
+        xsimd::nearbyint_as_int(batch::load_unaligned(src + j) * inv).store_aligned(codes + j);
+      }
+      std::int8_t* dst = out.qs.data() + i * x.cols + b * k_block;
+      std::int32_t sums[16];
+      for (std::size_t g = 0; g < 16; ++g) {
+        std::int32_t s = 0;
+        for (std::size_t j = 0; j < 16; ++j) {
+          dst[16 * g + j] = static_cast<std::int8_t>(codes[16 * g + j]);
+          s += codes[16 * g + j];
+        }
+        sums[g] = s;
+      }
+      out.d[i * nb32 + b] = max_abs / 127.0f;
+      for (std::size_t t = 0; t < 8; ++t) {
+        const auto lo = static_cast<std::uint32_t>(static_cast<std::uint16_t>(sums[2 * t]));
+        const auto hi = static_cast<std::uint32_t>(static_cast<std::uint16_t>(sums[2 * t + 1]));
+        out.sum[i * nb32 + 8 * b + t] = static_cast<std::int32_t>(lo | (hi << 16));
+        out.s[i * nb32 + 8 * b + t] = 0.0f;
+      }
+    }
+  }
+}
+
+/// An int16 pair packed in an int32 lane (low, high), the operand layout of `vpdpwssd`.
+constexpr std::int32_t int16_pair(std::int32_t lo, std::int32_t hi) noexcept {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint16_t>(lo)) |
+                                   (static_cast<std::uint32_t>(static_cast<std::uint16_t>(hi)) << 16));
+}
+
+/// int16 pairs (a, b) per lane from int32 lanes a, b in [-32768, 32767]: (a & 0xffff) | (b << 16).
+template <class Isa>
+inline typename Isa::vi pack_pair(typename Isa::vi a, typename Isa::vi b) noexcept {
+  return Isa::or_(Isa::and_(a, Isa::set1_32(0xffff)), Isa::template sll32<16>(b));
+}
+
+/// The decoded scales of one (panel, super-block) record for the rows of one register (16 rows, or
+/// 8 for an AVX2 half): `sc[s][r]` the integer scale of sub-block s of row r; `pair[t][r]` the int16
+/// pair multiplying the activation sums of the 16-element groups 2t, 2t + 1 in the correction term
+/// (the minimums for Q2_K/Q4_K/Q5_K, the scales for the offset formats Q3_K/Q6_K). Each traits'
+/// `decode_scales<Isa>(s, out)` fills it with vector code from the byte planes at s (byte j of the
+/// register's row r at s[16 j + r]).
+struct k_scales {
+  alignas(64) std::int32_t sc[16][16];
+  alignas(64) std::int32_t pair[8][16];
+};
+
+/// Microkernel of the K-quants: MR activation rows x one 16-row panel, all K super-blocks.
+/// Per super-block b and row r (sub-blocks s of 16 or 32 elements, x̂ = d_x q_x, Q8_K-style):
+/// - with minimums (Q2_K, Q4_K, Q5_K): y += d d_x Σ_s sc_s Σ q q_x - dmin d_x Σ_s m_s Σ q_x;
+/// - with an offset o (Q3_K: 4, Q6_K: 32): y += d d_x Σ_s sc_s (Σ q q_x - o Σ q_x),
+/// where the integer parts are exact in int32 (vpdpbusd / vpmaddubsw for the codes, vpdpwssd /
+/// vpmaddwd for the activation-sum terms, vpmulld for the sub-block scales).
+template <class Isa, int MR, class F>
+[[gnu::noinline]] void k_quant_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
+                                           std::size_t i0, float (*acc_out)[16]) noexcept {
+  using traits = plane_traits<F>;
+  using layout = plane_layout<F>;
+  using vi = typename Isa::vi;
+  using vf = typename Isa::vf;
+  constexpr int lanes = Isa::lanes;
+  constexpr std::size_t record_lines = (layout::stride + 63) / 64, prefetch_records = 4;
+  k_scales scales;
+  const std::int8_t* x_qs[MR];
+  const float* x_d[MR];
+  const std::int32_t* x_sum[MR];
+  for (int i = 0; i < MR; ++i) {
+    x_qs[i] = xq.row_qs(i0 + i);
+    x_d[i] = xq.row_d(i0 + i);
+    x_sum[i] = xq.row_sum(i0 + i);
+  }
+  for (int h = 0; h < Isa::halves; ++h) {
+    vf acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = Isa::fzero();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* record = panel + b * layout::stride;
+      traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
+      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      vi isum[MR];
+      for (int i = 0; i < MR; ++i) {
+        const std::int32_t* xs = x_sum[i] + 8 * b;
+        vi corr = Isa::zero();
+        for (int t = 0; t < 8; ++t) corr = Isa::dot_pairs(corr, Isa::load32(scales.pair[t]), xs[t]);
+        if constexpr (traits::has_min) {
+          const vf dm = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
+          acc[i] = Isa::fnmadd(Isa::cvt(corr), Isa::mul(dm, Isa::set1_ps(x_d[i][b])), acc[i]);
+          isum[i] = Isa::zero();
+        } else {
+          isum[i] = Isa::sub32(Isa::zero(), Isa::template sll32<traits::offset_log2>(corr));
+        }
+      }
+      for (std::size_t u = 0; u < 8; ++u) {
+        // Software prefetch of the record prefetch_records ahead, an eighth per unit: one panel's
+        // stream alone keeps too few misses in flight for a cold GEMV (prefetches never fault).
+        const std::uint8_t* ahead = record + prefetch_records * layout::stride;
+        for (std::size_t l = u * record_lines / 8; l < (u + 1) * record_lines / 8; ++l) {
+          _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * l), _MM_HINT_T0);
+        }
+        vi code[8];
+        decode_unit<Isa, F>(record, u, h, code);
+        for (int i = 0; i < MR; ++i) {
+          const auto* xw = reinterpret_cast<const dword_alias*>(x_qs[i] + b * k_block + 32 * u);
+          if constexpr (traits::sub_block == 32) {
+            vi dot = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
+            dot = Isa::dot8(dot, code[2], code[3], xw[2], xw[3]);
+            dot = Isa::dot8(dot, code[4], code[5], xw[4], xw[5]);
+            dot = Isa::dot8(dot, code[6], code[7], xw[6], xw[7]);
+            isum[i] = Isa::add32(isum[i], Isa::mullo32(dot, Isa::load32(scales.sc[u])));
+          } else {
+            vi d0 = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
+            vi d1 = Isa::dot8(Isa::zero(), code[4], code[5], xw[4], xw[5]);
+            d0 = Isa::dot8(d0, code[2], code[3], xw[2], xw[3]);
+            d1 = Isa::dot8(d1, code[6], code[7], xw[6], xw[7]);
+            isum[i] = Isa::add32(isum[i], Isa::mullo32(d0, Isa::load32(scales.sc[2 * u])));
+            isum[i] = Isa::add32(isum[i], Isa::mullo32(d1, Isa::load32(scales.sc[2 * u + 1])));
+          }
+        }
+      }
+      for (int i = 0; i < MR; ++i) {
+        acc[i] = Isa::fmadd(Isa::cvt(isum[i]), Isa::mul(dw, Isa::set1_ps(x_d[i][b])), acc[i]);
+      }
+    }
+    for (int i = 0; i < MR; ++i) Isa::store(acc_out[i] + lanes * h, acc[i]);
+  }
+}
+
+/// The SIMD GEMM of a K-quant F: activations quantized per 256 (quantize_activations_k), weights
+/// in bit-plane panels (pack_planes), k_quant_microkernel over (panel, row tile) units split over
+/// threads, fused epilogue.
+template <class F, class Arch>
+struct k_quant_gemm_kernel {
+  using weight_type = plane_packed_t<F>;
+  struct microkernel {
+    template <int MR>
+    void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                    float (*acc)[16]) const noexcept {
+      k_quant_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
+    }
+  };
+
+  static weight_type prepare(weight_view<F> w, threads t) { return pack_planes(w, t); }
+
+  template <epilogue::stage E>
+  static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
+                  gemm_workspace& ws) {
+    quantize_activations_k<Arch>(x, ws.x_q8);
+    const activation_q8& xq = ws.x_q8;
+    for_each_panel_tile(t, w.panels(), x.rows, [&](std::size_t p, std::size_t i0, std::size_t i1) {
+      run_panel(w, p, xq, i0, i1, y, e, microkernel{});
+    });
+  }
+};
+
+}  // namespace lowbit::simd_detail

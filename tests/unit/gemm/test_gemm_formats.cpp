@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+//
+// The SIMD kernels of Q5_0, Q5_1 and the K-quants (Q2_K .. Q6_K) against the reference backend on
+// odd shapes and every epilogue, the pack -> unpack identity of their bit-plane panels, and their
+// errors. Built twice: natively (AVX-512 VNNI here) and for haswell (the AVX2 path).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "catch.hpp"
+#include "lowbit/backend/simd.hpp"
+#include "lowbit/formats/ggml/q2_k.hpp"
+#include "lowbit/formats/ggml/q3_k.hpp"
+#include "lowbit/formats/ggml/q4_k.hpp"
+#include "lowbit/formats/ggml/q5_0.hpp"
+#include "lowbit/formats/ggml/q5_k.hpp"
+#include "lowbit/formats/ggml/q6_k.hpp"
+#include "lowbit/gemm/reference.hpp"
+#include "lowbit/quant/activation_q8.hpp"
+
+namespace {
+
+using simd = lowbit::backend::simd<>;
+using lowbit::matrix_view;
+namespace ggml = lowbit::ggml;
+
+template <class F>
+inline constexpr bool is_k_quant_v = F::block_size == 256;
+
+std::vector<float> random_floats(std::size_t n, unsigned seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+template <class F>
+std::vector<typename F::block> quantize_matrix(const std::vector<float>& w, std::size_t n, std::size_t k) {
+  std::vector<typename F::block> blocks(n * k / F::block_size);
+  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
+  return blocks;
+}
+
+template <class F>
+std::vector<float> dequantize_matrix(const std::vector<typename F::block>& blocks) {
+  std::vector<float> w(blocks.size() * F::block_size);
+  for (std::size_t b = 0; b < blocks.size(); ++b) F::dequantize_block(blocks[b], w.data() + b * F::block_size);
+  return w;
+}
+
+/// The activations as the kernel of F sees them: x̂ = d q per element (decoded in double), the
+/// bound e_k on |x_k - x̂_k| the activation quantization guarantees, and for Q5_1 the stored s.
+struct quantized_x {
+  std::vector<double> xhat;   // (M, K)
+  std::vector<double> bound;  // (M, K)
+  lowbit::activation_q8 q;
+};
+
+template <class F>
+quantized_x quantize_x(const std::vector<float>& x, std::size_t m, std::size_t k) {
+  quantized_x out;
+  const auto xv = matrix_view<const float>(x.data(), m, k);
+  const std::size_t group = is_k_quant_v<F> ? 256 : 32;
+  if constexpr (is_k_quant_v<F>) {
+    lowbit::simd_detail::quantize_activations_k<xsimd::default_arch>(xv, out.q);
+  } else {
+    lowbit::quantize_activations_reference(xv, out.q);
+  }
+  out.xhat.resize(m * k);
+  out.bound.resize(m * k);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t b = 0; b < k / group; ++b) {
+      float amax = 0.0f;
+      for (std::size_t j = 0; j < group; ++j) amax = std::max(amax, std::fabs(x[i * k + b * group + j]));
+      const double d = is_k_quant_v<F> ? out.q.row_d(i)[b] : out.q.row_d(i)[b];
+      // K-quants: unrounded d = amax / 127, |x - d q| <= d / 2 (Q8_K's bound). Q5_x: d rounded to
+      // fp16 (relative error <= 2^-11) times |q| <= 127 adds amax * 2^-11.
+      const double e = is_k_quant_v<F> ? amax / 254.0 * (1 + 1e-6) : amax * (1.0 / 254.0 + 1.0 / 2048.0) * (1 + 1e-6);
+      for (std::size_t j = 0; j < group; ++j) {
+        const std::size_t at = i * k + b * group + j;
+        out.xhat[at] = d * out.q.row_qs(i)[b * group + j];
+        out.bound[at] = e;
+        REQUIRE(std::abs(out.xhat[at] - x[at]) <= e);
+      }
+    }
+  }
+  return out;
+}
+
+template <class E>
+E make_epilogue(const std::vector<float>& bias) {
+  if constexpr (std::is_same_v<E, lowbit::epilogue::bias_add>) {
+    return E{bias.data()};
+  } else {
+    return E{};
+  }
+}
+
+/// SIMD vs (1) an oracle on the same quantized activations (exact integer dots, only f32 rounding
+/// differs: relative 1e-5 of Σ|w x̂|) and (2) the reference backend on the f32 activations, within
+/// Σ_k |w_k| e_k (the activation quantization bound) plus the f32 rounding allowance.
+template <class F, class E>
+void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int threads) {
+  CAPTURE(F::name, m, n, k, threads);
+  const auto w_real = random_floats(n * k, 1234 + static_cast<unsigned>(n * 7 + k));
+  const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m), 0.5f);
+  const auto bias = random_floats(n, 7);
+  const auto blocks = quantize_matrix<F>(w_real, n, k);
+  const auto wd = dequantize_matrix<F>(blocks);
+  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
+  const E e = make_epilogue<E>(bias);
+  const float y0 = std::is_same_v<E, lowbit::epilogue::accumulate> ? 0.25f : -1.0f;
+
+  std::vector<float> y_ref(m * n, y0), y_simd(m * n, y0);
+  const auto xv = matrix_view<const float>(x.data(), m, k);
+  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
+                                           matrix_view<float>(y_ref.data(), m, n), lowbit::threads{1}, e);
+  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
+  lowbit::gemm<simd>(xv, packed, matrix_view<float>(y_simd.data(), m, n), lowbit::threads{threads}, e);
+
+  const auto xq = quantize_x<F>(x, m, k);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t r = 0; r < n; ++r) {
+      CAPTURE(i, r);
+      double oracle = 0.0, magnitude = 0.0, bound = 0.0;
+      for (std::size_t c = 0; c < k; ++c) {
+        const double w = wd[r * k + c];
+        oracle += w * xq.xhat[i * k + c];
+        magnitude += std::abs(w * xq.xhat[i * k + c]);
+        bound += std::abs(w) * xq.bound[i * k + c];
+      }
+      if constexpr (std::is_same_v<F, ggml::q5_1>) {
+        // Q5_1 · Q8_1 uses m s_x with s_x = fp16(Σ q_x d_x): replace m Σ x̂ by m s_x.
+        for (std::size_t b = 0; b < k / 32; ++b) {
+          const double mw = lowbit::fp16_to_f32(blocks[r * (k / 32) + b].m);
+          double xsum = 0.0;
+          for (std::size_t j = 0; j < 32; ++j) xsum += xq.xhat[i * k + b * 32 + j];
+          oracle += mw * (xq.q.row_s(i)[b] - xsum);
+          bound += std::abs(mw) * std::abs(xq.q.row_s(i)[b] - xsum);
+        }
+      }
+      double expected = oracle;
+      if constexpr (std::is_same_v<E, lowbit::epilogue::bias_add>) expected += bias[r];
+      if constexpr (std::is_same_v<E, lowbit::epilogue::accumulate>) expected += y0;
+      const double got = y_simd[i * n + r];
+      REQUIRE(std::abs(got - expected) <= 1e-5 * magnitude + 1e-6);
+      REQUIRE(std::abs(got - y_ref[i * n + r]) <= bound + 2e-5 * magnitude + 1e-5);
+    }
+  }
+}
+
+template <class F>
+void check_odd_shapes() {
+  const std::size_t blk = F::block_size;
+  for (std::size_t m : {1, 3, 17}) {
+    for (std::size_t n : {1, 15, 17, 33}) {
+      for (std::size_t k : {blk, 3 * blk}) {
+        check_against_reference<F, lowbit::epilogue::store>(m, n, k, 1);
+        check_against_reference<F, lowbit::epilogue::bias_add>(m, n, k, 2);
+        check_against_reference<F, lowbit::epilogue::accumulate>(m, n, k, 1);
+      }
+    }
+  }
+  // Every tile size 1..8 of run_panel, and more rows than one 64-row block, with 2 threads.
+  for (std::size_t m = 2; m <= 9; ++m) check_against_reference<F, lowbit::epilogue::store>(m, 16, 2 * blk, 1);
+  check_against_reference<F, lowbit::epilogue::store>(70, 40, 2 * blk, 2);
+}
+
+template <class F>
+auto pack(lowbit::weight_view<F> w) {
+  return lowbit::prepare_weight<simd>(w);
+}
+
+template <class F, class Packed>
+void unpack(const Packed& p, std::span<typename F::block> out) {
+  if constexpr (std::is_same_v<F, ggml::q5_0>) lowbit::unpack_q5_0(p, out);
+  if constexpr (std::is_same_v<F, ggml::q5_1>) lowbit::unpack_q5_1(p, out);
+  if constexpr (std::is_same_v<F, ggml::q2_k>) lowbit::unpack_q2_k(p, out);
+  if constexpr (std::is_same_v<F, ggml::q3_k>) lowbit::unpack_q3_k(p, out);
+  if constexpr (std::is_same_v<F, ggml::q4_k>) lowbit::unpack_q4_k(p, out);
+  if constexpr (std::is_same_v<F, ggml::q5_k>) lowbit::unpack_q5_k(p, out);
+  if constexpr (std::is_same_v<F, ggml::q6_k>) lowbit::unpack_q6_k(p, out);
+}
+
+}  // namespace
+
+#define LOWBIT_NEW_SIMD_FORMATS ggml::q5_0, ggml::q5_1, ggml::q4_k, ggml::q6_k, ggml::q5_k, ggml::q2_k, ggml::q3_k
+
+TEMPLATE_TEST_CASE("gemm: q5/k-quant simd == reference on odd shapes, every epilogue", "[gemm][simd][formats]",
+                   LOWBIT_NEW_SIMD_FORMATS) {
+  check_odd_shapes<TestType>();
+}
+
+TEMPLATE_TEST_CASE("gemm: q5/k-quant bit-plane pack then unpack restores the file bytes", "[gemm][pack][formats]",
+                   LOWBIT_NEW_SIMD_FORMATS) {
+  for (std::size_t n : {1, 16, 17, 40}) {
+    const std::size_t k = 2 * TestType::block_size;
+    // Random bytes, not only what the quantizer writes: every bit of a block must survive.
+    std::vector<typename TestType::block> w(n * k / TestType::block_size);
+    std::mt19937 rng(static_cast<unsigned>(n));
+    auto* bytes = reinterpret_cast<unsigned char*>(w.data());
+    for (std::size_t j = 0; j < w.size() * sizeof(w[0]); ++j) bytes[j] = static_cast<unsigned char>(rng());
+    const auto packed = pack<TestType>({w.data(), n, k});
+    REQUIRE(packed.panels() * packed.blocks_per_row() * decltype(packed)::block_stride ==
+            (n + 15) / 16 * 16 * (k / TestType::block_size) * TestType::block_bytes);
+    std::vector<typename TestType::block> back(w.size());
+    unpack<TestType>(packed, std::span<typename TestType::block>(back));
+    REQUIRE(std::memcmp(back.data(), w.data(), w.size() * sizeof(w[0])) == 0);
+    std::vector<typename TestType::block> wrong(w.size() + 1);
+    REQUIRE_THROWS_AS(unpack<TestType>(packed, std::span<typename TestType::block>(wrong)), lowbit::error);
+  }
+}
+
+TEMPLATE_TEST_CASE("gemm: q5/k-quant threads give bit-identical results", "[gemm][simd][threads][formats]",
+                   LOWBIT_NEW_SIMD_FORMATS) {
+  const std::size_t m = 9, n = 100, k = 512;
+  const auto w = quantize_matrix<TestType>(random_floats(n * k, 5), n, k);
+  const auto x = random_floats(m * k, 6);
+  const auto packed = pack<TestType>({w.data(), n, k});
+  std::vector<float> y1(m * n), y2(m * n);
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n),
+                     lowbit::threads{1});
+  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n),
+                     lowbit::threads{2});
+  REQUIRE(y1 == y2);
+}
+
+TEMPLATE_TEST_CASE("gemm: q5/k-quant NaN or infinity in x throws naming the columns", "[gemm][errors][formats]",
+                   LOWBIT_NEW_SIMD_FORMATS) {
+  const std::size_t n = 3, k = TestType::block_size;
+  const auto w = quantize_matrix<TestType>(random_floats(n * k, 31), n, k);
+  const auto packed = pack<TestType>({w.data(), n, k});
+  std::vector<float> x(2 * k, 1.0f), y(2 * n);
+  x[k + 5] = std::numeric_limits<float>::infinity();
+  REQUIRE_THROWS_WITH(
+      lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed, matrix_view<float>(y.data(), 2, n)),
+      Catch::Contains("activation row 1") && Catch::Contains("NaN or infinity"));
+}
+
+TEST_CASE("gemm: k-quant activations need K % 256 == 0", "[gemm][errors][formats]") {
+  std::vector<float> x(2 * 288, 1.0f);
+  lowbit::activation_q8 out;
+  REQUIRE_THROWS_WITH(
+      lowbit::simd_detail::quantize_activations_k<xsimd::default_arch>(matrix_view<const float>(x.data(), 2, 288), out),
+      Catch::Contains("K = 288") && Catch::Contains("256"));
+}
