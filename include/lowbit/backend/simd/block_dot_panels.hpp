@@ -204,6 +204,51 @@ struct vec512 {
     const __mmask16 nan = _mm256_cmpeq_epi16_mask(v, _mm256_set1_epi16(0x7f));
     return _mm512_maskz_mul_ps(static_cast<__mmask16>(~nan), _mm512_cvtph_ps(bits), _mm512_set1_ps(128.0f));
   }
+  /// Codebook entries of 8 byte codes (IQ2 grids) for 16 rows: `idx` holds one table index per
+  /// dword lane r; on return lane r of `lo` holds bytes 0..3 of `table[idx_r]` (elements 0..3 of
+  /// the group), of `hi` bytes 4..7. Two 8-lane `vpgatherdq`, then a dword de-interleave.
+  static void grid8(const std::uint64_t* table, ivec idx, ivec& lo, ivec& hi) noexcept {
+    const auto* base = reinterpret_cast<const long long*>(table);
+    const __m512i g0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), base, 8);
+    const __m512i g1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), base, 8);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    lo = _mm512_permutex2var_epi32(g0, even, g1);
+    hi = _mm512_permutex2var_epi32(g0, _mm512_add_epi32(even, _mm512_set1_epi32(1)), g1);
+  }
+  /// Codebook entries of 4 byte codes (IQ3 grids): lane r = `table[idx_r]` (`vpgatherdd`).
+  static ivec grid4(const std::uint32_t* table, ivec idx) noexcept {
+    return _mm512_i32gather_epi32(idx, reinterpret_cast<const int*>(table), 4);
+  }
+  /// Signs applied to 4 magnitudes per lane: byte j of lane r is negated where bit 4 Half + j of
+  /// the lane's sign byte `bits` (0..255 per dword) is set; the result carries the +128 bias.
+  template <int Half>
+  static ivec signed_codes(ivec mag, ivec bits) noexcept {
+    const __m512i spread = _mm512_shuffle_epi8(bits, _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000));
+    const __mmask64 neg =
+        _mm512_test_epi8_mask(spread, _mm512_set1_epi32(static_cast<int>(Half ? 0x80402010u : 0x08040201u)));
+    const __m512i v = _mm512_mask_sub_epi8(mag, neg, _mm512_setzero_si512(), mag);
+    return _mm512_xor_si512(v, _mm512_set1_epi8(-128));
+  }
+  /// The 16 bytes at p in every 128-bit lane (a `vpshufb` table, unbiased).
+  static ivec bytes16(const void* p) noexcept {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+  }
+  /// Per byte: `if_set` where bit Bit of `src` is set, else `if_clear`.
+  template <int Bit>
+  static ivec blend_on_bit(ivec src, ivec if_clear, ivec if_set) noexcept {
+    return _mm512_mask_blend_epi8(_mm512_test_epi8_mask(src, _mm512_set1_epi8(static_cast<char>(1 << Bit))), if_clear,
+                                  if_set);
+  }
+  /// Per byte: -v where bit Bit of `src` is set, else v.
+  template <int Bit>
+  static ivec negate_on_bit(ivec src, ivec v) noexcept {
+    return _mm512_mask_sub_epi8(v, _mm512_test_epi8_mask(src, _mm512_set1_epi8(static_cast<char>(1 << Bit))),
+                                _mm512_setzero_si512(), v);
+  }
+  /// The binary16 bits in the low half of each dword lane, widened to f32 (`vcvtph2ps`).
+  static fvec fp16_lanes(ivec v) noexcept { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)); }
+  /// Signed int8 values as the kernel's operand: v + 128 (the `vpdpbusd` unsigned operand).
+  static ivec biased(ivec v) noexcept { return _mm512_xor_si512(v, _mm512_set1_epi8(-128)); }
 };
 #endif
 
@@ -258,6 +303,53 @@ struct vec256 {
     const __m256 h = _mm256_mul_ps(_mm256_cvtph_ps(bits), _mm256_set1_ps(128.0f));
     return _mm256_andnot_ps(_mm256_castsi256_ps(nan), h);
   }
+  /// Codebook entries of 8 byte codes for 8 rows; see vec512::grid8.
+  static void grid8(const std::uint64_t* table, ivec idx, ivec& lo, ivec& hi) noexcept {
+    const auto* base = reinterpret_cast<const long long*>(table);
+    const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256i a = _mm256_permutevar8x32_epi32(_mm256_i32gather_epi64(base, _mm256_castsi256_si128(idx), 8), order);
+    const __m256i b =
+        _mm256_permutevar8x32_epi32(_mm256_i32gather_epi64(base, _mm256_extracti128_si256(idx, 1), 8), order);
+    lo = _mm256_permute2x128_si256(a, b, 0x20);
+    hi = _mm256_permute2x128_si256(a, b, 0x31);
+  }
+  /// Codebook entries of 4 byte codes; see vec512::grid4.
+  static ivec grid4(const std::uint32_t* table, ivec idx) noexcept {
+    return _mm256_i32gather_epi32(reinterpret_cast<const int*>(table), idx, 4);
+  }
+  /// Signs applied to 4 magnitudes per lane (no bias); see vec512::signed_codes.
+  template <int Half>
+  static ivec signed_codes(ivec mag, ivec bits) noexcept {
+    const __m256i pattern = _mm256_set1_epi32(static_cast<int>(Half ? 0x80402010u : 0x08040201u));
+    const __m256i spread =
+        _mm256_shuffle_epi8(bits, _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4,
+                                                   4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    const __m256i neg = _mm256_cmpeq_epi8(_mm256_and_si256(spread, pattern), pattern);
+    return _mm256_sub_epi8(_mm256_xor_si256(mag, neg), neg);
+  }
+  /// The 16 bytes at p in both 128-bit lanes; see vec512::bytes16.
+  static ivec bytes16(const void* p) noexcept {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+  }
+  /// Per byte: `if_set` where bit Bit of `src` is set, else `if_clear`.
+  template <int Bit>
+  static ivec blend_on_bit(ivec src, ivec if_clear, ivec if_set) noexcept {
+    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << Bit));
+    return _mm256_blendv_epi8(if_clear, if_set, _mm256_cmpeq_epi8(_mm256_and_si256(src, bit), bit));
+  }
+  /// Per byte: -v where bit Bit of `src` is set, else v.
+  template <int Bit>
+  static ivec negate_on_bit(ivec src, ivec v) noexcept {
+    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << Bit));
+    const __m256i neg = _mm256_cmpeq_epi8(_mm256_and_si256(src, bit), bit);
+    return _mm256_sub_epi8(_mm256_xor_si256(v, neg), neg);
+  }
+  /// The binary16 bits in the low half of each dword lane (0..65535), widened to f32.
+  static fvec fp16_lanes(ivec v) noexcept {
+    return _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+  }
+  /// Signed int8 values as the kernel's operand: unchanged (`vpmaddubsw` takes |v| and sign(v) x).
+  static ivec biased(ivec v) noexcept { return v; }
 };
 #endif
 

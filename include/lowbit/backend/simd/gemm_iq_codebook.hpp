@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+
+#include "lowbit/backend/simd/block_dot_panels.hpp"
+#include "lowbit/backend/simd/tag.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/formats/ggml/iq1_m.hpp"
+#include "lowbit/formats/ggml/iq1_s.hpp"
+#include "lowbit/formats/ggml/iq2_s.hpp"
+#include "lowbit/formats/ggml/iq2_xs.hpp"
+#include "lowbit/formats/ggml/iq2_xxs.hpp"
+#include "lowbit/formats/ggml/iq3_s.hpp"
+#include "lowbit/formats/ggml/iq3_xxs.hpp"
+#include "lowbit/formats/ggml/iq_grids.hpp"
+#include "lowbit/gemm/kernel.hpp"
+#include "lowbit/quant/weight_view.hpp"
+
+// The SIMD GEMM/GEMV of the GGUF codebook i-quants IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S on the
+// block_dot_panels framework: the file's bytes in dword-transposed k_packed<16, 4> panels; per
+// activation block of 32 the grid entries of 16 (AVX-512) or 8 (AVX2) rows are gathered from the
+// grid tables (`vpgatherdq` / `vpgatherdd`) with indices assembled from the qs/qh bits in
+// registers, the signs applied by a byte mask, and the int8 values dotted with the 8-bit
+// activations (`vpdpbusd` / `vpmaddubsw`). All values are integers (|v| <= 62) times a per-row
+// f32 scale per 16 or 32 elements that is exact in f32, so the integer sums are exact.
+
+namespace lowbit {
+
+namespace simd_detail {
+
+/// The sign byte of a 7-bit sign index k per lane (`iq_grids::sign_mask`): k with bit 7 set to
+/// the parity of k, so that the byte has an even number of set bits.
+template <class B>
+inline B iq_sign_byte(B k) noexcept {
+  B p = k ^ (k >> 4);
+  p = p ^ (p >> 2);
+  p = p ^ (p >> 1);
+  return k | ((p & B(1)) << 7);
+}
+
+/// Calls f(std::integral_constant<int, I>{}) for I = 0..N-1, unrolled (constant indices keep the
+/// operand arrays in registers).
+template <int N, class F>
+inline void iq_unroll(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
+}
+
+/// Byte `Byte` (0..3) of every dword lane, as an int32 per lane.
+template <int Byte, class B>
+inline B dword_byte(B v) noexcept {
+  return (v >> (8 * Byte)) & B(0xff);
+}
+
+/// IQ2_XXS (ggml `block_iq2_xxs`, ggml/src/ggml-common.h): d @0 (fp16), qs @2 (64 bytes). Sub-block
+/// a (32 elements) is chunk 2a (byte l = grid index of group l) and chunk 2a + 1 (bits 7l..7l+6 the
+/// sign index of group l, bits 28..31 the scale code ls); value = d (0.5 + ls) / 4 grid[j] sign_j
+/// (ggml `dequantize_row_iq2_xxs`, ggml/src/ggml-quants.c).
+template <>
+struct block_dot_traits<ggml::iq2_xxs> {
+  static constexpr std::size_t code_src = 2, code_bytes = 64;
+  static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
+  static constexpr bool lut = true;
+  static constexpr bool split_halves = false;
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using fb = xsimd::batch<float, typename V::arch>;
+    const ib idx = V::load(rec + chunk_at<V>(2 * a, h));
+    const ib aux = V::load(rec + chunk_at<V>(2 * a + 1, h));
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      typename V::ivec lo, hi;
+      V::grid8(ggml::iq_grids::iq2xxs_grid.data(), dword_byte<l>(idx), lo, hi);
+      const ib signs = iq_sign_byte((aux >> (7 * l)) & ib(127));
+      op[2 * l] = V::template signed_codes<0>(lo, signs);
+      op[2 * l + 1] = V::template signed_codes<1>(hi, signs);
+    });
+    const fb d(V::fp16(rec + block_record<ggml::iq2_xxs>::field_offset(0) + 2 * V::rows * h));
+    dw[0] = d * (xsimd::to_float((aux >> 28) & ib(15)) + fb(0.5f)) * fb(0.25f);
+  }
+};
+
+/// IQ2_XS (ggml `block_iq2_xs`): d @0, qs @2 (32 u16: grid index bits 0..8, sign index bits
+/// 9..15), scales @66 (8 bytes: per sub-block, low nibble for its first 16 elements, high nibble
+/// for its last 16). Sub-block a is chunks 2a, 2a + 1 (group l in u16 l % 2 of chunk 2a + l / 2);
+/// value = d (0.5 + ls) / 4 grid[j] sign_j (ggml `dequantize_row_iq2_xs`).
+template <>
+struct block_dot_traits<ggml::iq2_xs> {
+  static constexpr std::size_t code_src = 2, code_bytes = 64;
+  static constexpr std::array<header_field, 2> fields{{{0, 2, 1}, {66, 1, 8}}};
+  static constexpr bool lut = true;
+  static constexpr bool split_halves = true;
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using fb = xsimd::batch<float, typename V::arch>;
+    using record = block_record<ggml::iq2_xs>;
+    const ib pair[2] = {ib(V::load(rec + chunk_at<V>(2 * a, h))), ib(V::load(rec + chunk_at<V>(2 * a + 1, h)))};
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      const ib q = (pair[l / 2] >> (16 * (l % 2))) & ib(0xffff);
+      typename V::ivec lo, hi;
+      V::grid8(ggml::iq_grids::iq2xs_grid.data(), q & ib(511), lo, hi);
+      const ib signs = iq_sign_byte((q >> 9) & ib(127));
+      op[2 * l] = V::template signed_codes<0>(lo, signs);
+      op[2 * l + 1] = V::template signed_codes<1>(hi, signs);
+    });
+    const fb d(V::fp16(rec + record::field_offset(0) + 2 * V::rows * h));
+    const ib sc = V::widen_u8(rec + record::field_offset(1) + 16 * a + V::rows * h);
+    dw[0] = d * (xsimd::to_float(sc & ib(15)) + fb(0.5f)) * fb(0.25f);
+    dw[1] = d * (xsimd::to_float((sc >> 4) & ib(15)) + fb(0.5f)) * fb(0.25f);
+  }
+};
+
+/// IQ2_S (ggml `block_iq2_s`): d @0, qs @2 (32 low index bytes, then 32 sign bytes), qh @66 (bits
+/// 2l, 2l + 1 of byte a: index bits 8, 9 of group l of sub-block a), scales @74 (as IQ2_XS).
+/// Sub-block a: chunk a (index bytes), chunk 8 + a (sign bytes, all 8 signs free); value =
+/// d (0.5 + ls) / 4 grid[j] sign_j (ggml `dequantize_row_iq2_s`).
+template <>
+struct block_dot_traits<ggml::iq2_s> {
+  static constexpr std::size_t code_src = 2, code_bytes = 64;
+  static constexpr std::array<header_field, 3> fields{{{0, 2, 1}, {66, 1, 8}, {74, 1, 8}}};
+  static constexpr bool lut = true;
+  static constexpr bool split_halves = true;
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using fb = xsimd::batch<float, typename V::arch>;
+    using record = block_record<ggml::iq2_s>;
+    const ib low = V::load(rec + chunk_at<V>(a, h));
+    const ib sign_bytes = V::load(rec + chunk_at<V>(8 + a, h));
+    const ib qh = V::widen_u8(rec + record::field_offset(1) + 16 * a + V::rows * h);
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      const ib index = dword_byte<l>(low) | (((qh >> (2 * l)) & ib(3)) << 8);
+      typename V::ivec lo, hi;
+      V::grid8(ggml::iq_grids::iq2s_grid.data(), index, lo, hi);
+      const ib signs = dword_byte<l>(sign_bytes);
+      op[2 * l] = V::template signed_codes<0>(lo, signs);
+      op[2 * l + 1] = V::template signed_codes<1>(hi, signs);
+    });
+    const fb d(V::fp16(rec + record::field_offset(0) + 2 * V::rows * h));
+    const ib sc = V::widen_u8(rec + record::field_offset(2) + 16 * a + V::rows * h);
+    dw[0] = d * (xsimd::to_float(sc & ib(15)) + fb(0.5f)) * fb(0.25f);
+    dw[1] = d * (xsimd::to_float((sc >> 4) & ib(15)) + fb(0.5f)) * fb(0.25f);
+  }
+};
+
+/// IQ3_XXS (ggml `block_iq3_xxs`): d @0, qs @2 (64 grid index bytes, then 8 u32 of sign indices
+/// and scale code as IQ2_XXS). Sub-block a: index chunks 2a, 2a + 1 (byte q % 4 of chunk 2a + q / 4
+/// indexes elements 4q..4q+3), aux chunk 16 + a; value = d (0.5 + ls) / 2 grid[j] sign_j (ggml
+/// `dequantize_row_iq3_xxs`).
+template <>
+struct block_dot_traits<ggml::iq3_xxs> {
+  static constexpr std::size_t code_src = 2, code_bytes = 96;
+  static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
+  static constexpr bool lut = true;
+  static constexpr bool split_halves = false;
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using fb = xsimd::batch<float, typename V::arch>;
+    const ib idx[2] = {ib(V::load(rec + chunk_at<V>(2 * a, h))), ib(V::load(rec + chunk_at<V>(2 * a + 1, h)))};
+    const ib aux = V::load(rec + chunk_at<V>(16 + a, h));
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      const ib signs = iq_sign_byte((aux >> (7 * l)) & ib(127));
+      const ib i0 = dword_byte<(2 * l) % 4>(idx[l / 2]);
+      const ib i1 = dword_byte<(2 * l + 1) % 4>(idx[l / 2]);
+      op[2 * l] = V::template signed_codes<0>(V::grid4(ggml::iq_grids::iq3xxs_grid.data(), i0), signs);
+      op[2 * l + 1] = V::template signed_codes<1>(V::grid4(ggml::iq_grids::iq3xxs_grid.data(), i1), signs);
+    });
+    const fb d(V::fp16(rec + block_record<ggml::iq3_xxs>::field_offset(0) + 2 * V::rows * h));
+    dw[0] = d * (xsimd::to_float((aux >> 28) & ib(15)) + fb(0.5f)) * fb(0.5f);
+  }
+};
+
+/// IQ3_S (ggml `block_iq3_s`): d @0, then code bytes @2: qs (64 low index bytes, chunks 0..15), qh
+/// (8 bytes, chunks 16, 17: bit q of byte a is index bit 8 of quad q of sub-block a), signs (32
+/// bytes, chunks 18..25: byte l of chunk 18 + a for group l of sub-block a); scales @106 (4 bytes:
+/// low nibble for sub-block 2s, high for 2s + 1). value = d (1 + 2 ls) grid[j] sign_j (ggml
+/// `dequantize_row_iq3_s`).
+template <>
+struct block_dot_traits<ggml::iq3_s> {
+  static constexpr std::size_t code_src = 2, code_bytes = 104;
+  static constexpr std::array<header_field, 2> fields{{{0, 2, 1}, {106, 1, 4}}};
+  static constexpr bool lut = true;
+  static constexpr bool split_halves = false;
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using fb = xsimd::batch<float, typename V::arch>;
+    using record = block_record<ggml::iq3_s>;
+    const ib idx[2] = {ib(V::load(rec + chunk_at<V>(2 * a, h))), ib(V::load(rec + chunk_at<V>(2 * a + 1, h)))};
+    const ib qh = (ib(V::load(rec + chunk_at<V>(16 + a / 4, h))) >> static_cast<int>(8 * (a % 4))) & ib(0xff);
+    const ib sign_bytes = V::load(rec + chunk_at<V>(18 + a, h));
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      const ib signs = dword_byte<l>(sign_bytes);
+      const ib i0 = dword_byte<(2 * l) % 4>(idx[l / 2]) | (((qh >> (2 * l)) & ib(1)) << 8);
+      const ib i1 = dword_byte<(2 * l + 1) % 4>(idx[l / 2]) | (((qh >> (2 * l + 1)) & ib(1)) << 8);
+      op[2 * l] = V::template signed_codes<0>(V::grid4(ggml::iq_grids::iq3s_grid.data(), i0), signs);
+      op[2 * l + 1] = V::template signed_codes<1>(V::grid4(ggml::iq_grids::iq3s_grid.data(), i1), signs);
+    });
+    const fb d(V::fp16(rec + record::field_offset(0) + 2 * V::rows * h));
+    const ib sc = V::widen_u8(rec + record::field_offset(1) + 16 * (a / 2) + V::rows * h);
+    const ib ls = (sc >> static_cast<int>(4 * (a % 2))) & ib(15);
+    dw[0] = d * xsimd::to_float(ib(1) + (ls << 1));
+  }
+};
+
+/// IQ1_S (ggml `block_iq1_s`): d @0, then code bytes @2: qs (32 low index bytes, chunks 0..7:
+/// chunk a = sub-block a's 4 groups), qh (8 u16, chunks 8..11: u16 a % 2 of chunk 8 + a / 2: bits
+/// 3l..3l+2 index bits 8..10 of group l, bits 12..14 ls, bit 15 the shift sign). value =
+/// d (2 ls + 1) (grid[j] ± 1/8) = d (2 ls + 1) / 8 (8 grid[j] ± 1), the integer in {-9, ..., 9}
+/// looked up by `vpshufb` from the grid byte (0xff, 0, 1 for -1, 0, 1: its low 2 bits) and the
+/// shift sign (ggml `dequantize_row_iq1_s`, IQ1S_DELTA = 0.125).
+template <>
+struct block_dot_traits<ggml::iq1_s> {
+  static constexpr std::size_t code_src = 2, code_bytes = 48;
+  static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
+  static constexpr bool lut = true;
+  static constexpr bool split_halves = false;
+  /// 8 g + 1 at index (g & 3), 8 g - 1 at index 4 + (g & 3) (index 2 and 6 unused).
+  static constexpr std::int8_t shifted[16] = {1, 9, 0, -7, -1, 7, 0, -9, 0, 0, 0, 0, 0, 0, 0, 0};
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using fb = xsimd::batch<float, typename V::arch>;
+    const ib low = V::load(rec + chunk_at<V>(a, h));
+    const ib qh = (ib(V::load(rec + chunk_at<V>(8 + a / 2, h))) >> static_cast<int>(16 * (a % 2))) & ib(0xffff);
+    const ib minus = ((qh >> 15) & ib(1)) * ib(0x04040404);
+    const typename V::ivec table = V::bytes16(shifted);
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      typename V::ivec lo, hi;
+      V::grid8(ggml::iq_grids::iq1s_grid.data(), dword_byte<l>(low) | (((qh >> (3 * l)) & ib(7)) << 8), lo, hi);
+      op[2 * l] = V::biased(V::lookup(table, (ib(lo) & ib(0x03030303)) | minus));
+      op[2 * l + 1] = V::biased(V::lookup(table, (ib(hi) & ib(0x03030303)) | minus));
+    });
+    const fb d(V::fp16(rec + block_record<ggml::iq1_s>::field_offset(0) + 2 * V::rows * h));
+    dw[0] = d * xsimd::to_float(ib(1) + (((qh >> 12) & ib(7)) << 1)) * fb(0.125f);
+  }
+};
+
+/// IQ1_M (ggml `block_iq1_m`): all 56 bytes are chunks: qs (chunks 0..7, chunk a = sub-block a's
+/// 4 index bytes), qh (chunks 8..11: u16 a % 2 of chunk 8 + a / 2, nibble l = index bits 8..10 and
+/// shift sign of group l), scales (chunks 12, 13: the four u16 words, 3-bit codes per 16 elements
+/// and the fp16 super-scale d in their top nibbles). value = d (2 ls + 1) / 8 (8 grid[j] ± 1) with
+/// one shift sign per group of 8 and one ls per 16 elements (ggml `dequantize_row_iq1_m`, IQ1M_DELTA
+/// = 0.125).
+template <>
+struct block_dot_traits<ggml::iq1_m> {
+  static constexpr std::size_t code_src = 0, code_bytes = 56;
+  static constexpr std::array<header_field, 0> fields{};
+  static constexpr bool lut = true;
+  static constexpr bool split_halves = true;
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using fb = xsimd::batch<float, typename V::arch>;
+    const ib low = V::load(rec + chunk_at<V>(a, h));
+    const ib qh = (ib(V::load(rec + chunk_at<V>(8 + a / 2, h))) >> static_cast<int>(16 * (a % 2))) & ib(0xffff);
+    const typename V::ivec table = V::bytes16(block_dot_traits<ggml::iq1_s>::shifted);
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      const ib nibble = (qh >> (4 * l)) & ib(15);
+      const ib minus = (nibble >> 3) * ib(0x04040404);
+      typename V::ivec lo, hi;
+      V::grid8(ggml::iq_grids::iq1s_grid.data(), dword_byte<l>(low) | ((nibble & ib(7)) << 8), lo, hi);
+      op[2 * l] = V::biased(V::lookup(table, (ib(lo) & ib(0x03030303)) | minus));
+      op[2 * l + 1] = V::biased(V::lookup(table, (ib(hi) & ib(0x03030303)) | minus));
+    });
+    const ib w01 = V::load(rec + chunk_at<V>(12, h));  // sc[0] | sc[1] << 16
+    const ib w23 = V::load(rec + chunk_at<V>(13, h));  // sc[2] | sc[3] << 16
+    const ib d_bits =
+        ((w01 >> 12) & ib(0xf)) | ((w01 >> 24) & ib(0xf0)) | ((w23 >> 4) & ib(0xf00)) | ((w23 >> 16) & ib(0xf000));
+    const fb d(V::fp16_lanes(d_bits));
+    const std::size_t k = a / 2;  // scale word sc[k] covers sub-blocks 2k, 2k + 1
+    const ib sc = ((k < 2 ? w01 : w23) >> static_cast<int>(16 * (k % 2))) & ib(0xffff);
+    const int shift = static_cast<int>(6 * (a % 2));
+    dw[0] = d * xsimd::to_float(ib(1) + (((sc >> shift) & ib(7)) << 1)) * fb(0.125f);
+    dw[1] = d * xsimd::to_float(ib(1) + (((sc >> (shift + 3)) & ib(7)) << 1)) * fb(0.125f);
+  }
+};
+
+}  // namespace simd_detail
+
+/// IQ2_XXS weights W(N, K) in `k_packed<16, 4>` panels (simd_detail::pack_blocks): per (panel,
+/// 256-element super-block) 1056 bytes, the file's size: [0, 1024) 16 chunks (lane r of chunk j =
+/// code bytes 4j..4j+3 of row 16p + r: sub-block a's grid indices in chunk 2a, its signs and scale
+/// in chunk 2a + 1), [1024, 1056) the 16 d (fp16).
+using packed_iq2_xxs = simd_detail::block_packed_t<ggml::iq2_xxs>;
+/// IQ2_XS weights in panels: per (panel, super-block) 1184 bytes: [0, 1024) 16 chunks of the qs
+/// u16 (sub-block a in chunks 2a, 2a + 1), [1024, 1056) d, [1056, 1184) scales as byte planes.
+using packed_iq2_xs = simd_detail::block_packed_t<ggml::iq2_xs>;
+/// IQ2_S weights in panels: per (panel, super-block) 1312 bytes: [0, 1024) 16 chunks (index bytes
+/// in chunks 0..7, sign bytes in 8..15), [1024, 1056) d, [1056, 1184) qh and [1184, 1312) scales
+/// as byte planes.
+using packed_iq2_s = simd_detail::block_packed_t<ggml::iq2_s>;
+/// IQ3_XXS weights in panels: per (panel, super-block) 1568 bytes: [0, 1536) 24 chunks (grid
+/// indices in chunks 0..15, sign/scale words in 16..23), [1536, 1568) d.
+using packed_iq3_xxs = simd_detail::block_packed_t<ggml::iq3_xxs>;
+/// IQ3_S weights in panels: per (panel, super-block) 1760 bytes: [0, 1664) 26 chunks (qs in 0..15,
+/// qh in 16..17, signs in 18..25), [1664, 1696) d, [1696, 1760) scales as byte planes.
+using packed_iq3_s = simd_detail::block_packed_t<ggml::iq3_s>;
+
+/// IQ1_S weights in panels: per (panel, super-block) 800 bytes: [0, 768) 12 chunks (index bytes in
+/// chunks 0..7, qh words in 8..11), [768, 800) d.
+using packed_iq1_s = simd_detail::block_packed_t<ggml::iq1_s>;
+
+/// IQ1_M weights in panels: per (panel, super-block) 896 bytes, all 14 chunks (qs in 0..7, qh in
+/// 8..11, the scale words in 12..13).
+using packed_iq1_m = simd_detail::block_packed_t<ggml::iq1_m>;
+
+/// Packs IQ1_M weights; see packed_iq1_m. throws lowbit::error{errc::shape_mismatch} if K % 256 != 0.
+inline packed_iq1_m pack_iq1_m(weight_view<ggml::iq1_m> w, threads t = {}) { return simd_detail::pack_blocks(w, t); }
+/// Packs IQ1_S weights; see packed_iq1_s. throws lowbit::error{errc::shape_mismatch} if K % 256 != 0.
+inline packed_iq1_s pack_iq1_s(weight_view<ggml::iq1_s> w, threads t = {}) { return simd_detail::pack_blocks(w, t); }
+/// Packs IQ2_XXS weights; see packed_iq2_xxs. throws lowbit::error{errc::shape_mismatch} if K % 256 != 0.
+inline packed_iq2_xxs pack_iq2_xxs(weight_view<ggml::iq2_xxs> w, threads t = {}) {
+  return simd_detail::pack_blocks(w, t);
+}
+/// Packs IQ2_XS weights; see packed_iq2_xs. throws lowbit::error{errc::shape_mismatch} if K % 256 != 0.
+inline packed_iq2_xs pack_iq2_xs(weight_view<ggml::iq2_xs> w, threads t = {}) { return simd_detail::pack_blocks(w, t); }
+/// Packs IQ2_S weights; see packed_iq2_s. throws lowbit::error{errc::shape_mismatch} if K % 256 != 0.
+inline packed_iq2_s pack_iq2_s(weight_view<ggml::iq2_s> w, threads t = {}) { return simd_detail::pack_blocks(w, t); }
+/// Packs IQ3_XXS weights; see packed_iq3_xxs. throws lowbit::error{errc::shape_mismatch} if K % 256 != 0.
+inline packed_iq3_xxs pack_iq3_xxs(weight_view<ggml::iq3_xxs> w, threads t = {}) {
+  return simd_detail::pack_blocks(w, t);
+}
+/// Packs IQ3_S weights; see packed_iq3_s. throws lowbit::error{errc::shape_mismatch} if K % 256 != 0.
+inline packed_iq3_s pack_iq3_s(weight_view<ggml::iq3_s> w, threads t = {}) { return simd_detail::pack_blocks(w, t); }
+
+/// Restores the file layout of packed IQ2_XXS weights into `out` (N * K / 256 blocks).
+/// throws lowbit::error{errc::shape_mismatch} if out has another size.
+inline void unpack_iq2_xxs(const packed_iq2_xxs& w, std::span<ggml::iq2_xxs::block> out) {
+  simd_detail::unpack_blocks<ggml::iq2_xxs>(w, out);
+}
+/// Restores the file layout of packed IQ1_M weights; see unpack_iq2_xxs.
+inline void unpack_iq1_m(const packed_iq1_m& w, std::span<ggml::iq1_m::block> out) {
+  simd_detail::unpack_blocks<ggml::iq1_m>(w, out);
+}
+/// Restores the file layout of packed IQ1_S weights; see unpack_iq2_xxs.
+inline void unpack_iq1_s(const packed_iq1_s& w, std::span<ggml::iq1_s::block> out) {
+  simd_detail::unpack_blocks<ggml::iq1_s>(w, out);
+}
+/// Restores the file layout of packed IQ2_XS weights; see unpack_iq2_xxs.
+inline void unpack_iq2_xs(const packed_iq2_xs& w, std::span<ggml::iq2_xs::block> out) {
+  simd_detail::unpack_blocks<ggml::iq2_xs>(w, out);
+}
+/// Restores the file layout of packed IQ2_S weights; see unpack_iq2_xxs.
+inline void unpack_iq2_s(const packed_iq2_s& w, std::span<ggml::iq2_s::block> out) {
+  simd_detail::unpack_blocks<ggml::iq2_s>(w, out);
+}
+/// Restores the file layout of packed IQ3_XXS weights; see unpack_iq2_xxs.
+inline void unpack_iq3_xxs(const packed_iq3_xxs& w, std::span<ggml::iq3_xxs::block> out) {
+  simd_detail::unpack_blocks<ggml::iq3_xxs>(w, out);
+}
+/// Restores the file layout of packed IQ3_S weights; see unpack_iq2_xxs.
+inline void unpack_iq3_s(const packed_iq3_s& w, std::span<ggml::iq3_s::block> out) {
+  simd_detail::unpack_blocks<ggml::iq3_s>(w, out);
+}
+
+/// IQ2_XXS GEMM on the SIMD backend (simd_detail::block_dot_gemm_kernel), K a multiple of 256: x
+/// quantized per 32 to 8 bits (ggml quantizes per 256, Q8_K: other rounding, same formula), grid
+/// entries gathered and signed in registers, Σ grid sign q_x exact in int32, times d_w d_x in f32
+/// (ggml `ggml_vec_dot_iq2_xxs_q8_K`).
+template <class Arch>
+struct gemm_kernel<ggml::iq2_xxs, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq2_xxs, Arch> {};
+/// IQ1_M GEMM on the SIMD backend; see the IQ1_S kernel (a shift sign per 8, a scale per 16 elements).
+template <class Arch>
+struct gemm_kernel<ggml::iq1_m, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq1_m, Arch> {};
+/// IQ1_S GEMM on the SIMD backend; see the IQ2_XXS kernel (8 grid ± 1 as int8, scale d (2 ls + 1) / 8).
+template <class Arch>
+struct gemm_kernel<ggml::iq1_s, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq1_s, Arch> {};
+/// IQ2_XS GEMM on the SIMD backend; see the IQ2_XXS kernel (one weight scale per 16 elements).
+template <class Arch>
+struct gemm_kernel<ggml::iq2_xs, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq2_xs, Arch> {};
+/// IQ2_S GEMM on the SIMD backend; see the IQ2_XXS kernel (one weight scale per 16 elements).
+template <class Arch>
+struct gemm_kernel<ggml::iq2_s, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq2_s, Arch> {};
+/// IQ3_XXS GEMM on the SIMD backend; see the IQ2_XXS kernel (4-code grid entries, `vpgatherdd`).
+template <class Arch>
+struct gemm_kernel<ggml::iq3_xxs, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq3_xxs, Arch> {};
+/// IQ3_S GEMM on the SIMD backend; see the IQ2_XXS kernel (4-code grid entries, `vpgatherdd`).
+template <class Arch>
+struct gemm_kernel<ggml::iq3_s, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq3_s, Arch> {};
+
+}  // namespace lowbit
