@@ -43,12 +43,18 @@ if [ "$peers" -eq 1 ] && [ -x benchmarks/build_peers.sh ]; then
     echo "[bench_gemm] $(basename "$peer")" >&2
     extra=()
     case "$(basename "$peer")" in
-      # oneDNN's U8S8 has no lowbit counterpart in the table.
-      peer_blas_dnnl) extra=(--formats F32,BF16) ;;
+      # oneDNN u8s8 is the peer of lowbit's int8 per-channel format (INT8_PC).
+      peer_blas_dnnl)
+        wanted=""
+        for f in F32 BF16 INT8_PC; do
+          if [[ "BM_gemm<$f,simd>" =~ $filter ]]; then wanted="${wanted:+$wanted,}${f/INT8_PC/U8S8}"; fi
+        done
+        [ -n "$wanted" ] || continue
+        extra=(--formats "$wanted") ;;
       # Only the ggml types whose lowbit benchmark names match --filter.
       peer_ggml)
         wanted=""
-        for f in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K Q2_K Q3_K IQ4_NL TQ2_0 BF16 F32; do
+        for f in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K Q2_K Q3_K IQ4_NL TQ2_0; do
           if [[ "BM_gemm<$f,simd>" =~ $filter ]]; then wanted="${wanted:+$wanted,}$f"; fi
         done
         [ -n "$wanted" ] || continue
@@ -86,7 +92,7 @@ print()
 print("| format | M x N x K | threads | weights | lowbit µs | GFLOP/s | weight GB/s | % of limit | ggml µs | lowbit/ggml "
       "| oneDNN µs | lowbit/oneDNN | OpenBLAS µs | lowbit/OpenBLAS |")
 print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-peak_of = {"F32": "fma_peak", "BF16": "bf16_peak"}
+peak_of = {"F32": "fma_peak", "F16": "fma_peak", "BF16": "bf16_peak", "NF4_G64": "fma_peak", "FP8_E4M3_PC": "fma_peak"}
 def pair(sec, ours):
     return f"{sec * 1e6:.0f} | {sec / ours:.2f}" if sec else "— | —"
 for r in ours:
@@ -98,9 +104,17 @@ for r in ours:
         pct = 100 * r["gflops"] / limit if limit else float("nan")
     key = (r["format"], r["M"], r["N"], r["K"], r["T"], r["weights"])
     g = peers.get(("ggml",) + key)
-    dnnl = peers.get(("onednn",) + key) if r["format"] in ("F32", "BF16") else None
+    dnnl_format = {"F32": "F32", "BF16": "BF16", "INT8_PC": "U8S8"}.get(r["format"])
+    dnnl = peers.get(("onednn", dnnl_format) + key[1:]) if dnnl_format else None
     blas = peers.get(("openblas",) + key) if r["format"] == "F32" else None
     print(f"| {r['format']} | {r['M']}x{r['N']}x{r['K']} | {r['T']} | {r['weights']} | {r['seconds'] * 1e6:.0f} | "
           f"{r['gflops']:.1f} | {r['gbs']:.1f} | {pct:.0f}% | {pair(g, r['seconds'])} | {pair(dnnl, r['seconds'])} | "
           f"{pair(blas, r['seconds'])} |")
 PY
+
+# The plot of % of limit per format (docs/gemm_limits.png when copied there), if matplotlib is present.
+if python3 -c "import matplotlib" 2>/dev/null; then
+  for t in 1 2; do
+    python3 benchmarks/plot_gemm.py --dir "$out" --threads "$t" --out "$out/gemm_limits_${t}t.png" >&2 || true
+  done
+fi

@@ -56,12 +56,13 @@ def load(dirname):
 def weight_bytes(fmt, n, k):
     bits = {"Q4_0": 4.5, "Q4_1": 5.0, "Q5_0": 5.5, "Q5_1": 6.0, "Q8_0": 8.5, "Q2_K": 2.625, "Q3_K": 3.4375,
             "Q4_K": 4.5, "Q5_K": 5.5, "Q6_K": 6.5625, "IQ4_NL": 4.5, "TQ2_0": 2.0625, "F32": 32, "BF16": 16,
-            "F16": 16, "INT8": 8.0, "INT4_G32": 5.0, "NF4": 4.5, "FP8_E4M3": 8.0}
+            "F16": 16, "INT8_PC": 8.0, "INT4_G32": 4.75, "NF4_G64": 4.25, "FP8_E4M3_PC": 8.0, "IQ4_XS": 4.25,
+            "MXFP4": 4.25, "NVFP4": 4.5, "TQ1_0": 1.6875, "U8S8": 8.0}
     return n * k * bits.get(fmt, float("nan")) / 8
 
 
 def peak_for(fmt):
-    return {"F32": "fma_peak", "BF16": "bf16_peak"}.get(fmt, "vnni_peak")
+    return {"F32": "fma_peak", "BF16": "bf16_peak", "NF4_G64": "fma_peak", "FP8_E4M3_PC": "fma_peak"}.get(fmt, "vnni_peak")
 
 
 def main():
@@ -77,7 +78,8 @@ def main():
     prefill_m = max([k[1] for k in ours if k[2:4] == SHAPE and k[4] == T] or [512])
 
     def pct(impl, fmt, M, w):
-        sec = ours.get((fmt, M, N, K, T, w)) if impl == "lowbit" else peers.get((impl, fmt, M, N, K, T, w))
+        peer_fmt = {"INT8_PC": "U8S8"}.get(fmt, fmt) if impl == "onednn" else fmt
+        sec = ours.get((fmt, M, N, K, T, w)) if impl == "lowbit" else peers.get((impl, peer_fmt, M, N, K, T, w))
         if sec is None:
             return None
         if M <= 8:
