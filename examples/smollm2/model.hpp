@@ -23,7 +23,11 @@
 #include <utility>
 #include <vector>
 
-#include "lowbit/backend/simd.hpp"
+// Only the SIMD kernels of the two formats this model uses (the umbrella lowbit/backend/simd.hpp
+// would compile every kernel).
+#include "lowbit/backend/simd/gemm_q4.hpp"
+#include "lowbit/backend/simd/gemm_q8_0.hpp"
+#include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
 #include "lowbit/formats/ggml/q8_0.hpp"
