@@ -9,18 +9,22 @@
 # integer formats, the FMA peak for F32, the vdpbf16ps peak for BF16) and speed-ups lowbit / peer
 # (>1: lowbit is faster): ggml for the GGUF formats, F32 against oneDNN f32 and OpenBLAS sgemm/sgemv,
 # BF16 against oneDNN bf16 x bf16 -> f32. Also writes the raw results under build-bench-gemm/.
-# Usage: benchmarks/bench_gemm.sh [--filter REGEX] [--min-time SECONDS] [--no-peers]
+# Usage: benchmarks/bench_gemm.sh [--filter REGEX] [--min-time SECONDS] [--no-peers] [--peer-args ARGS]
+#   --peer-args: extra arguments for every peer program, e.g. "--shapes 1x4096x4096 --threads 1" to
+#   measure only the shapes and thread counts that --filter selects for lowbit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 filter='.'
 min_time=0.3
 peers=1
+peer_args=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --filter) filter="$2"; shift 2 ;;
     --min-time) min_time="$2"; shift 2 ;;
     --no-peers) peers=0; shift ;;
+    --peer-args) peer_args="$2"; shift 2 ;;
     *) echo "bench_gemm.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -60,7 +64,7 @@ if [ "$peers" -eq 1 ] && [ -x benchmarks/build_peers.sh ]; then
         [ -n "$wanted" ] || continue
         extra=(--formats "$wanted") ;;
     esac
-    "$peer" --min-time "$min_time" "${extra[@]}" >> "$out/peers.csv" || echo "[bench_gemm] $(basename "$peer") failed" >&2
+    "$peer" --min-time "$min_time" "${extra[@]}" $peer_args >> "$out/peers.csv" || echo "[bench_gemm] $(basename "$peer") failed" >&2
   done
 fi
 
