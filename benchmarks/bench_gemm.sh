@@ -39,6 +39,12 @@ echo "[bench_gemm] limits and lowbit kernels" >&2
 "$out/benchmarks/bench_gemm" --benchmark_filter="BM_limit|$filter" --benchmark_min_time="$min_time" \
   --benchmark_format=json > "$out/bench_gemm.json"
 
+# Whether --filter selects lowbit's benchmarks of format $1 (the whole filter, or the name as a word in it).
+selected() {
+  [ "$filter" = "." ] && return 0
+  [[ "$filter" =~ (^|[^A-Z0-9_])$1([^A-Z0-9_]|$) ]]
+}
+
 : > "$out/peers.csv"
 if [ "$peers" -eq 1 ] && [ -x benchmarks/build_peers.sh ]; then
   peer_dir="$(benchmarks/build_peers.sh | tail -n 1)"
@@ -51,7 +57,7 @@ if [ "$peers" -eq 1 ] && [ -x benchmarks/build_peers.sh ]; then
       peer_blas_dnnl)
         wanted=""
         for f in F32 BF16 INT8_PC; do
-          if [[ "BM_gemm<$f,simd>" =~ $filter ]]; then wanted="${wanted:+$wanted,}${f/INT8_PC/U8S8}"; fi
+          if selected "$f"; then wanted="${wanted:+$wanted,}${f/INT8_PC/U8S8}"; fi
         done
         [ -n "$wanted" ] || continue
         extra=(--formats "$wanted") ;;
@@ -59,7 +65,7 @@ if [ "$peers" -eq 1 ] && [ -x benchmarks/build_peers.sh ]; then
       peer_ggml)
         wanted=""
         for f in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K Q2_K Q3_K IQ4_NL TQ2_0; do
-          if [[ "BM_gemm<$f,simd>" =~ $filter ]]; then wanted="${wanted:+$wanted,}$f"; fi
+          if selected "$f"; then wanted="${wanted:+$wanted,}$f"; fi
         done
         [ -n "$wanted" ] || continue
         extra=(--formats "$wanted") ;;
