@@ -3,8 +3,11 @@
 //
 // GEMM / GEMV of the parametric formats on lowbit's SIMD backend (backend/simd/gemm_parametric.hpp):
 // int8 per channel (INT8_PC), uint4 g32 with zero points (INT4_G32), NF4 g64 (NF4_G64) and FP8 E4M3
-// per channel (FP8_E4M3_PC), on the decode and prefill shapes of a 7B layer. Linked into bench_gemm,
-// whose BM_limit_* benchmarks measure the read bandwidth and the FMA/VNNI peaks in the same run.
+// per channel (FP8_E4M3_PC), on the decode and prefill shapes of a 7B layer; and three formats of
+// the generic kernel (backend/simd/gemm_parametric_generic.hpp: uint3 g64 with zero points
+// UINT3_G64, int5 per channel INT5_PC, FP6 E3M2 g32 FP6_E3M2_G32) at 1 and 128 x 4096 x 4096,
+// what any other quant<...> costs. Linked into bench_gemm, whose BM_limit_* benchmarks measure the
+// read bandwidth and the FMA/VNNI peaks in the same run.
 // Names: BM_gemm<FORMAT,simd>/M/N/K/threads:T/(hot|cold); counters GFLOP/s (2·M·N·K per call) and
 // weight_GB/s (packed bytes of W read per call); cold rotates > 512 MiB of weight copies.
 // docs/benchmarks_parametric.md has the results and the oneDNN u8s8 comparison.
@@ -44,7 +47,10 @@ lowbit::quantized_matrix<Q> random_weight(std::size_t n, std::size_t k) {
     }
   }
   for (auto& s : w.scales()) s = Q::scale_type::encode_up(0.01 + 0.001 * static_cast<double>(rng() % 100));
-  for (auto& z : w.zero_points()) z = static_cast<int>(rng() % 16);
+  if constexpr (Q::has_zero_point) {
+    using code = typename Q::code_type;
+    for (auto& z : w.zero_points()) z = code::min_int + static_cast<int>(rng() % (code::max_int - code::min_int + 1));
+  }
   return w;
 }
 
@@ -62,6 +68,11 @@ void bm_gemm_parametric(benchmark::State& state, parametric_shape s, int threads
     p.n = packed[0].n;
     p.k = packed[0].k;
     p.panel_stride = packed[0].panel_stride;
+    if constexpr (requires { p.group_stride; }) {  // packed_generic_parametric
+      p.group_size = packed[0].group_size;
+      p.group_stride = packed[0].group_stride;
+      p.table = packed[0].table;
+    }
     p.bytes = lowbit::simd_detail::aligned_buffer(packed[0].bytes.size());
     std::memcpy(p.bytes.data(), packed[0].bytes.data(), p.bytes.size());
     packed.push_back(std::move(p));
@@ -89,9 +100,11 @@ void bm_gemm_parametric(benchmark::State& state, parametric_shape s, int threads
 }
 
 template <class Q>
-void register_parametric(const char* name) {
+void register_parametric(const char* name, bool all_shapes = true) {
   for (int threads : {1, 2}) {
     for (const auto& s : parametric_shapes) {
+      if (!all_shapes && s.n != s.k) continue;  // the generic formats: 1 and 128 x 4096 x 4096 only
+      if (!all_shapes && s.m > 128) continue;
       for (bool cold : {false, true}) {
         if (cold && s.m > 8) continue;
         const std::string bm = std::string("BM_gemm<") + name + ",simd>/" + std::to_string(s.m) + "/" +
@@ -112,6 +125,13 @@ void register_parametric(const char* name) {
   register_parametric<lowbit::int4_g32_asym>("INT4_G32");
   register_parametric<lowbit::nf4_g64>("NF4_G64");
   register_parametric<lowbit::fp8_e4m3_per_channel>("FP8_E4M3_PC");
+  // The generic kernel (every other quant<...>).
+  register_parametric<
+      lowbit::quant<lowbit::int_code<3, false>, lowbit::scale_f16, lowbit::per_group<64>, lowbit::asymmetric>>(
+      "UINT3_G64", false);
+  register_parametric<lowbit::quant<lowbit::int_code<5, true>, lowbit::scale_f32, lowbit::per_channel>>("INT5_PC",
+                                                                                                        false);
+  register_parametric<lowbit::quant<lowbit::fp6_e3m2, lowbit::scale_f16, lowbit::per_group<32>>>("FP6_E3M2_G32", false);
   return true;
 }();
 

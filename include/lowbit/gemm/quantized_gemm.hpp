@@ -61,14 +61,15 @@ concept prepared_quantized = quant_format<typename W::quant_type> && requires(co
 /// - `static weight_type prepare(const quantized_matrix<Q>&, threads)` (once, at load);
 /// - `static void run(matrix_view<const float> x, const weight_type&, matrix_view<float> y,
 ///   threads, const Epilogue&, gemm_workspace&)` for y = epilogue(x · Wᵀ), shapes already checked.
-/// backend::reference serves every Q; backend::simd serves the formats listed in
-/// backend/simd/gemm_parametric.hpp. Other combinations fail to compile with the message below.
+/// backend::reference and backend::simd serve every Q (backend/simd/gemm_parametric.hpp: four
+/// specialised kernels, and gemm_parametric_generic.hpp for all others, AVX2 or AVX-512). Other
+/// backends fail to compile with the message below.
 template <quant_format Q, backend_policy B>
 struct quantized_gemm_kernel {
   static_assert(dependent_false<Q, B>,
                 "lowbit: no quantized_gemm_kernel for this <quant<...>, backend>: quantized_matrix<quant<...>> "
-                "has a GEMM on backend::reference only, and on backend::simd for the formats of "
-                "backend/simd/gemm_parametric.hpp; see docs/formats/parametric.md");
+                "has a GEMM on backend::reference and backend::simd (include backend/simd/gemm_parametric.hpp) "
+                "only; see docs/formats/parametric.md and docs/support-matrix.md");
 };
 
 /// The reference kernel: reads quantized_matrix<Q> itself (prepare copies it).

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "lowbit/backend/simd/gemm_parametric_generic.hpp"
 #include "lowbit/backend/simd/panel_schedule.hpp"
 #include "lowbit/backend/simd/parametric_activations.hpp"
 #include "lowbit/backend/simd/parametric_panels.hpp"
@@ -407,7 +408,8 @@ template <class Arch, class Q, int MR>
 }  // namespace simd_detail
 
 /// GEMM of the parametric formats int8_per_channel, int4_g32_asym, nf4_g64 and
-/// fp8_e4m3_per_channel on the SIMD backend: y(M, N) = epilogue(x(M, K) · W(N, K)ᵀ).
+/// fp8_e4m3_per_channel on the SIMD backend: y(M, N) = epilogue(x(M, K) · W(N, K)ᵀ). Every other
+/// quant<...> takes the generic kernel of gemm_parametric_generic.hpp (included above).
 ///
 /// Weights: packed_parametric<Q> (pack_parametric, once at load). Activations:
 /// - int8_per_channel: quantized per row to int8 (quantize_activations_per_row), int32 dot
