@@ -50,8 +50,9 @@ struct simd_detail::plane_traits<ggml::q2_k> {
 };
 
 /// Q2_K weights W(N, K) in bit-plane panels. Per (panel, super-block) 1344 bytes, the file's size:
-/// 8 units of 128 bytes (unit u: load c, lane r, byte t, bits [2j, 2j + 2) = code 32u + 16c + 4j + t
-/// of row r), then [1024, 1280) the scale bytes as byte planes, d and dmin (16 x fp16 each).
+/// [0, 256) the scale bytes as byte planes, [256, 288) d, [288, 320) dmin (16 x fp16 each), then 8
+/// units of 128 bytes from 320 (unit u: load c, lane r, byte t, bits [2j, 2j + 2) = code
+/// 32u + 16c + 4j + t of row r).
 using packed_q2_k = simd_detail::plane_packed_t<ggml::q2_k>;
 
 /// Packs Q2_K weights; see packed_q2_k. Threads split the panels.

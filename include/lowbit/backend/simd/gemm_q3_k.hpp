@@ -64,9 +64,9 @@ struct simd_detail::plane_traits<ggml::q3_k> {
 };
 
 /// Q3_K weights W(N, K) in bit-plane panels. Per (panel, super-block) 1760 bytes, the file's size:
-/// 8 units of 192 bytes (unit u, K elements 32u..32u+31: [0, 128) bits 0-1, load c, lane r, byte t,
-/// bits [2j, 2j + 2) = code 32u + 16c + 4j + t; [128, 192) bit 2, lane r, byte t, bit j = code
-/// 32u + 4j + t), then [1536, 1728) the scale bytes as byte planes and [1728, 1760) d (fp16).
+/// [0, 192) the scale bytes as byte planes, [192, 224) d (fp16), then 8 units of 192 bytes from 224
+/// (unit u, K elements 32u..32u+31: [0, 128) bits 0-1, load c, lane r, byte t, bits [2j, 2j + 2) =
+/// code 32u + 16c + 4j + t; [128, 192) bit 2, lane r, byte t, bit j = code 32u + 4j + t).
 using packed_q3_k = simd_detail::plane_packed_t<ggml::q3_k>;
 
 /// Packs Q3_K weights; see packed_q3_k. Threads split the panels.

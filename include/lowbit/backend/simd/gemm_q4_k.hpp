@@ -70,10 +70,10 @@ struct plane_traits<ggml::q4_k> {
 }  // namespace simd_detail
 
 /// Q4_K weights W(N, K) in `k_packed<16, 4>` bit-plane panels (simd_detail::pack_planes). Per
-/// (panel, 256-element super-block) 2304 bytes, the file's size: [0, 2048) the 4-bit codes (load L,
-/// lane r: codes 8L..8L+3 of row r in the low nibbles, 8L+4..8L+7 in the high nibbles), [2048, 2240)
-/// the 12 scale bytes as byte planes (byte j of row r at 2048 + 16 j + r), [2240, 2272) d, [2272,
-/// 2304) dmin (16 x fp16 each). Decoded in registers by k_quant_microkernel.
+/// (panel, 256-element super-block) 2304 bytes, the file's size: [0, 192) the 12 scale bytes as byte
+/// planes (byte j of row r at 16 j + r), [192, 224) d, [224, 256) dmin (16 x fp16 each), then
+/// [256, 2304) the 4-bit codes (load L at 256 + 64 L, lane r: codes 8L..8L+3 of row r in the low
+/// nibbles, 8L+4..8L+7 in the high nibbles). Decoded in registers by k_quant_microkernel.
 using packed_q4_k = simd_detail::plane_packed_t<ggml::q4_k>;
 
 /// Packs Q4_K weights; see packed_q4_k. Threads split the panels.

@@ -55,11 +55,12 @@ template <>
 struct simd_detail::plane_traits<ggml::q5_1> : simd_detail::q5_plane_traits<0, 2, 4, 8> {};
 
 /// Q5_0 weights W(N, K) in `k_packed<16, 4>` bit-plane panels (see simd_detail::pack_planes). Per
-/// (panel, 32-element block) 352 bytes, the file's size: [0, 256) the low 4 bits (chunk c, lane r:
-/// codes 8c..8c+3 in the low nibbles, 8c+4..8c+7 in the high nibbles, as packed_q4_0), [256, 320)
-/// the 5th bits (lane r, byte t, bit j: code 4j + t), [320, 352) the 16 rows' scales d (fp16).
+/// (panel, 32-element block) 352 bytes, the file's size: [0, 32) the 16 rows' scales d (fp16), then
+/// [32, 288) the low 4 bits (chunk c, lane r: codes 8c..8c+3 in the low nibbles, 8c+4..8c+7 in the
+/// high nibbles, as packed_q4_0) and [288, 352) the 5th bits (lane r, byte t, bit j: code 4j + t).
 using packed_q5_0 = simd_detail::plane_packed_t<ggml::q5_0>;
-/// Q5_1 weights: as packed_q5_0, then the 16 rows' minimums m (fp16) in [352, 384).
+/// Q5_1 weights: [0, 32) d, [32, 64) the 16 rows' minimums m (fp16), then the codes as packed_q5_0
+/// from 64 (384 bytes).
 using packed_q5_1 = simd_detail::plane_packed_t<ggml::q5_1>;
 
 /// Packs Q5_0 weights; see packed_q5_0. Threads split the panels.

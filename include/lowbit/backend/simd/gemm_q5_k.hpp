@@ -45,9 +45,9 @@ struct simd_detail::plane_traits<ggml::q5_k> {
 };
 
 /// Q5_K weights W(N, K) in bit-plane panels. Per (panel, super-block) 2816 bytes, the file's size:
-/// 8 units of 320 bytes (unit u, K elements 32u..32u+31: [0, 256) the low 4 bits as packed_q4_k's
-/// unit, [256, 320) bit 4: lane r, byte t, bit j = code 32u + 4j + t of row r), then [2560, 2752)
-/// the scale bytes as byte planes, d and dmin (16 x fp16 each).
+/// [0, 192) the scale bytes as byte planes, [192, 224) d, [224, 256) dmin (16 x fp16 each), then 8
+/// units of 320 bytes from 256 (unit u, K elements 32u..32u+31: [0, 256) the low 4 bits as
+/// packed_q4_k's unit, [256, 320) bit 4: lane r, byte t, bit j = code 32u + 4j + t of row r).
 using packed_q5_k = simd_detail::plane_packed_t<ggml::q5_k>;
 
 /// Packs Q5_K weights; see packed_q5_k. Threads split the panels.

@@ -54,10 +54,10 @@ struct simd_detail::plane_traits<ggml::q6_k> {
 };
 
 /// Q6_K weights W(N, K) in bit-plane panels. Per (panel, super-block) 3360 bytes, the file's size:
-/// 8 units of 384 bytes (unit u, K elements 32u..32u+31: [0, 256) the low 4 bits, load c, lane r:
-/// codes 32u+8c..+3 in the low nibbles, 32u+8c+4..+7 in the high nibbles; [256, 384) bits 4-5, load
-/// c, lane r, byte t, bits [2j, 2j + 2) = code 32u + 16c + 4j + t), then [3072, 3328) the int8
-/// scales as byte planes and [3328, 3360) d (fp16).
+/// [0, 256) the int8 scales as byte planes, [256, 288) d (fp16), then 8 units of 384 bytes from 288
+/// (unit u, K elements 32u..32u+31: [0, 256) the low 4 bits, load c, lane r: codes 32u+8c..+3 in
+/// the low nibbles, 32u+8c+4..+7 in the high nibbles; [256, 384) bits 4-5, load c, lane r, byte t,
+/// bits [2j, 2j + 2) = code 32u + 16c + 4j + t).
 using packed_q6_k = simd_detail::plane_packed_t<ggml::q6_k>;
 
 /// Packs Q6_K weights; see packed_q6_k. Threads split the panels.
