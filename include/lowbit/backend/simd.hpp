@@ -19,6 +19,7 @@
 #include "lowbit/backend/simd/gemm_q5_k.hpp"
 #include "lowbit/backend/simd/gemm_q6_k.hpp"
 #include "lowbit/backend/simd/gemm_q8_0.hpp"
+#include "lowbit/backend/simd/gemm_q8_1_q8_k.hpp"
 #include "lowbit/backend/simd/gemm_tq.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/gemm/gemm.hpp"

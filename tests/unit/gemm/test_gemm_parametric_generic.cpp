@@ -7,9 +7,12 @@
 // the reference backend on odd shapes, every epilogue, 1 and 2 threads, NaN/Inf activations; for
 // the native arch (AVX-512 here). The AVX2 path runs in the AVX2-only build of this file
 // (lowbit_gemm_test_gemm_parametric_generic_avx2, tests/CMakeLists.txt): one arch per program
-// keeps the compile time down.
+// keeps the compile time down. The GGUF types Q8_1 and Q8_K, served by the same kernel
+// (backend/simd/gemm_q8_1_q8_k.hpp), are tested here too.
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <tuple>
@@ -18,7 +21,10 @@
 
 #include "catch.hpp"
 #include "lowbit/backend/simd/gemm_parametric.hpp"
+#include "lowbit/backend/simd/gemm_q8_1_q8_k.hpp"
+#include "lowbit/gemm/gemm.hpp"
 #include "lowbit/gemm/quantized_gemm.hpp"
+#include "lowbit/gemm/reference.hpp"
 
 namespace {
 
@@ -236,7 +242,79 @@ using formats = std::tuple<                                                //
 using kind_formats = std::tuple<quant<int_code<3, false>, scale_f16, per_group<64>, asymmetric>,
                                 quant<nf4, scale_bf16, per_channel>, quant<fp8_e4m3, scale_f32, per_tensor>>;
 
+// Random Q8_1 / Q8_K blocks: every code -128..127, scales of both signs (Q8_K's d is negative for a
+// positive largest element), Q8_1's s random bits (the kernel never reads it), Q8_K's bsums the
+// code sums.
+void fill_block(ggml::q8_1::block& b, std::mt19937& rng) {
+  for (auto& q : b.qs) q = static_cast<std::int8_t>(rng());
+  b.d = f32_to_fp16((rng() & 1 ? -1.0f : 1.0f) * std::ldexp(1.0f + 0.01f * (rng() % 100), -int(rng() % 12)));
+  b.s = static_cast<std::uint16_t>(rng());
+}
+void fill_block(ggml::q8_k::block& b, std::mt19937& rng) {
+  for (auto& q : b.qs) q = static_cast<std::int8_t>(rng());
+  b.d = (rng() & 1 ? -1.0f : 1.0f) * std::ldexp(1.0f + 0.001f * (rng() % 1000), -int(rng() % 12));
+  for (std::size_t g = 0; g < 16; ++g) {
+    int sum = 0;
+    for (std::size_t e = 16 * g; e < 16 * g + 16; ++e) sum += b.qs[e];
+    b.bsums[g] = static_cast<std::int16_t>(sum);
+  }
+}
+
+// Scales that only the pack -> unpack identity sees: signalling and payload NaNs, -0, the
+// smallest subnormal, -Inf.
+void set_special_scale(ggml::q8_1::block& b, std::size_t i) {
+  constexpr std::uint16_t bits[] = {0x7c01, 0xfe3f, 0x8000, 0x0001, 0xfc00};
+  b.d = bits[i % 5];
+}
+void set_special_scale(ggml::q8_k::block& b, std::size_t i) {
+  constexpr std::uint32_t bits[] = {0x7f800001, 0xffc12345, 0x80000000, 0x00000001, 0xff800000};
+  b.d = std::bit_cast<float>(bits[i % 5]);
+}
+
+// GGUF 8-bit type F (Q8_1, Q8_K) on the simd backend against the reference, M {1, 3, 17} x
+// N {1, 17, 33} x `ks`, 1 and 2 threads (check_close); then pack -> unpack restores the blocks byte
+// for byte, special scales included.
+template <class F>
+void check_q8_blocks(std::initializer_list<std::size_t> ks) {
+  std::mt19937 rng(17);
+  for (std::size_t k : ks) {
+    for (std::size_t n : {1, 17, 33}) {
+      std::vector<typename F::block> blocks(n * k / F::block_size);
+      for (auto& b : blocks) fill_block(b, rng);
+      const weight_view<F> w{blocks.data(), n, k};
+      const auto packed = prepare_weight<native>(w, threads{2});
+      std::vector<float> wd(n * k);
+      for (std::size_t b = 0; b < blocks.size(); ++b) F::dequantize_block(blocks[b], wd.data() + b * F::block_size);
+      for (std::size_t m : {1, 3, 17}) {
+        const auto x = random_floats(m * k, static_cast<unsigned>(m + 3 * n + 5 * k), 2.0f);
+        const matrix_view<const float> xv(x.data(), m, k);
+        std::vector<float> y_ref(m * n), y(m * n), y2(m * n);
+        gemm<backend::reference>(xv, w, matrix_view<float>(y_ref.data(), m, n));
+        gemm<native>(xv, packed, matrix_view<float>(y.data(), m, n), threads{1});
+        gemm<native>(xv, packed, matrix_view<float>(y2.data(), m, n), threads{2});
+        check_close(y, y2, y_ref, x, wd, m, n, k);
+      }
+      for (std::size_t b = 0; b < blocks.size(); b += 3) set_special_scale(blocks[b], b / 3);
+      std::vector<typename F::block> back(blocks.size());
+      if constexpr (std::is_same_v<F, ggml::q8_1>) {
+        unpack_q8_1(pack_q8_1(w), back);
+      } else {
+        unpack_q8_k(pack_q8_k(w), back);
+      }
+      REQUIRE(std::memcmp(back.data(), blocks.data(), blocks.size() * sizeof(blocks[0])) == 0);
+    }
+  }
+}
+
 }  // namespace
+
+TEST_CASE("gemm: q8_1 simd == reference on odd shapes, pack -> unpack restores the blocks", "[gemm][q8_1][simd]") {
+  check_q8_blocks<ggml::q8_1>({32, 64, 96});
+}
+
+TEST_CASE("gemm: q8_k simd == reference on odd shapes, pack -> unpack restores the blocks", "[gemm][q8_k][simd]") {
+  check_q8_blocks<ggml::q8_k>({256, 512});
+}
 
 TEMPLATE_LIST_TEST_CASE("gemm: generic parametric simd decodes every raw code exactly", "[gemm][parametric][simd]",
                         formats) {
