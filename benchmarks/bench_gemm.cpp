@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_registration.hpp"
 #include "lowbit/backend/simd.hpp"
 #include "lowbit/formats/float.hpp"
 #include "lowbit/formats/ggml/q4_0.hpp"
@@ -26,13 +27,12 @@ namespace {
 
 using simd = lowbit::backend::simd<>;
 
-struct shape {
-  std::size_t m, n, k;
-};
+using lowbit_bench::gemm_shape;
+using lowbit_bench::random_floats;
 
 // The peers' shapes (peer_common.hpp), so that bench_gemm.sh can pair every measurement.
-std::vector<shape> all_shapes() {
-  std::vector<shape> out;
+std::vector<gemm_shape> all_shapes() {
+  std::vector<gemm_shape> out;
   for (const auto& s : peer::default_shapes) {
     const auto p = peer::parse_shape(s);
     out.push_back({static_cast<std::size_t>(p.M), static_cast<std::size_t>(p.N), static_cast<std::size_t>(p.K)});
@@ -41,14 +41,6 @@ std::vector<shape> all_shapes() {
 }
 
 constexpr std::size_t cold_bytes = peer::cold_bytes + (std::size_t{64} << 20);  // > 512 MiB of weight copies
-
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 template <class F>
 std::vector<typename F::block> random_blocks(std::size_t n, std::size_t k, unsigned seed) {
@@ -59,35 +51,17 @@ std::vector<typename F::block> random_blocks(std::size_t n, std::size_t k, unsig
 }
 
 template <class F>
-void bm_gemm(benchmark::State& state, shape s, int threads, bool cold) {
+void bm_gemm(benchmark::State& state, gemm_shape s, int threads, bool cold) {
   const auto blocks = random_blocks<F>(s.n, s.k, 1);
   const double weight_bytes = static_cast<double>(blocks.size() * sizeof(blocks[0]));
-  const std::size_t copies =
-      cold ? std::max<std::size_t>(2, cold_bytes / static_cast<std::size_t>(weight_bytes) + 1) : 1;
+  const std::size_t copies = lowbit_bench::weight_copies(weight_bytes, cold, cold_bytes);
   // Every format is repacked at prepare: each packed copy has its own storage.
   std::vector<lowbit::prepared_weight_t<simd, F>> packed;
   packed.reserve(copies);
   for (std::size_t c = 0; c < copies; ++c) {
     packed.push_back(lowbit::prepare_weight<simd>(lowbit::weight_view<F>{blocks.data(), s.n, s.k}, lowbit::threads{2}));
   }
-  const auto x = random_floats(s.m * s.k, 2);
-  std::vector<float> y(s.m * s.n);
-  lowbit::gemm_workspace ws;
-  const lowbit::matrix_view<const float> xv(x.data(), s.m, s.k);
-  const lowbit::matrix_view<float> yv(y.data(), s.m, s.n);
-  lowbit::gemm<simd>(xv, packed[0], yv, lowbit::threads{threads}, lowbit::epilogue::store{}, &ws);  // warm-up
-  std::size_t c = 0;
-  for (auto _ : state) {
-    lowbit::gemm<simd>(xv, packed[c], yv, lowbit::threads{threads}, lowbit::epilogue::store{}, &ws);
-    benchmark::DoNotOptimize(y.data());
-    c = c + 1 == copies ? 0 : c + 1;
-  }
-  const double calls = static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s.m * s.n * s.k * calls * 1e-9, benchmark::Counter::kIsRate);
-  state.counters["weight_GB/s"] = benchmark::Counter(weight_bytes * calls * 1e-9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(xsimd::default_arch::name()) +
-                 (lowbit::simd_detail::has_vnni_v<xsimd::default_arch> ? "+vnni" : "") +
-                 (lowbit::simd_detail::has_avx512bf16_v<xsimd::default_arch> ? "+bf16" : ""));
+  lowbit_bench::time_gemm<simd>(state, s, threads, packed, weight_bytes, {.bf16_label = true});
 }
 
 // Memory read bandwidth: each thread sums its part of a 1 GiB buffer with 512-bit loads and four
@@ -164,22 +138,10 @@ void bm_peak(benchmark::State& state, int threads) {
       ops_per_instruction * 12.0 * iterations * threads * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
-std::string shape_name(shape s) { return std::to_string(s.m) + "/" + std::to_string(s.n) + "/" + std::to_string(s.k); }
-
 template <class F>
 void register_format(const char* name) {
-  for (int threads : {1, 2}) {
-    for (const auto& s : all_shapes()) {
-      for (bool cold : {false, true}) {
-        if (cold && s.m > 8) continue;
-        const std::string bm = std::string("BM_gemm<") + name + ",simd>/" + shape_name(s) +
-                               "/threads:" + std::to_string(threads) + (cold ? "/cold" : "/hot");
-        benchmark::RegisterBenchmark(bm.c_str(), [=](benchmark::State& st) { bm_gemm<F>(st, s, threads, cold); })
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
-      }
-    }
-  }
+  const auto shapes = all_shapes();
+  lowbit_bench::register_gemm_cases(name, shapes, bm_gemm<F>);
 }
 
 }  // namespace

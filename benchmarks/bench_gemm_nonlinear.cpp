@@ -30,27 +30,17 @@
 // After the kernels, whose first inclusion of the intrinsics silences GCC 12's false -Wuninitialized.
 #include <immintrin.h>
 
+#include "bench_registration.hpp"
+
 namespace {
 
 using nl_simd = lowbit::backend::simd<>;
 
-struct nl_shape {
-  std::size_t m, n, k;
-};
-
 // The shapes: decode (M = 1) of a 4096 x 4096 and a 11008 x 4096 (LLaMA-7B up/gate)
 // layer, prefill of 128 and 512 tokens.
-const nl_shape nl_shapes[] = {{1, 4096, 4096}, {128, 4096, 4096}, {512, 4096, 4096}, {1, 11008, 4096}};
+const lowbit_bench::gemm_shape nl_shapes[] = {{1, 4096, 4096}, {128, 4096, 4096}, {512, 4096, 4096}, {1, 11008, 4096}};
 
 constexpr std::size_t nl_cold_bytes = std::size_t{576} << 20;
-
-std::vector<float> nl_random(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 // Quantized weights per (format, N, K), made once per process: every case of a shape reuses them
 // (the encoders' searches are slower than the measurements).
@@ -59,7 +49,7 @@ const std::vector<typename F::block>& nl_weights(std::size_t n, std::size_t k) {
   static std::map<std::pair<std::size_t, std::size_t>, std::vector<typename F::block>> cache;
   auto it = cache.find({n, k});
   if (it == cache.end()) {
-    const auto w = nl_random(n * k, 1);
+    const auto w = lowbit_bench::random_floats(n * k, 1);
     std::vector<typename F::block> blocks(n * k / F::block_size);
     lowbit::parallel_for(lowbit::threads{2}, blocks.size(), 64, [&](std::size_t b0, std::size_t b1) {
       for (std::size_t b = b0; b < b1; ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
@@ -70,65 +60,21 @@ const std::vector<typename F::block>& nl_weights(std::size_t n, std::size_t k) {
 }
 
 template <class F>
-void bm_gemm_nonlinear(benchmark::State& state, nl_shape s, int threads, bool cold) {
-  using packed_t = lowbit::prepared_weight_t<nl_simd, F>;
+void bm_gemm_nonlinear(benchmark::State& state, lowbit_bench::gemm_shape s, int threads, bool cold) {
   const auto& blocks = nl_weights<F>(s.n, s.k);
   const double weight_bytes = static_cast<double>(blocks.size() * sizeof(blocks[0]));
-  const std::size_t copies =
-      cold ? std::max<std::size_t>(2, nl_cold_bytes / static_cast<std::size_t>(weight_bytes) + 1) : 1;
-  std::vector<packed_t> packed;
+  const std::size_t copies = lowbit_bench::weight_copies(weight_bytes, cold, nl_cold_bytes);
+  std::vector<lowbit::prepared_weight_t<nl_simd, F>> packed;
   packed.reserve(copies);
   packed.push_back(
       lowbit::prepare_weight<nl_simd>(lowbit::weight_view<F>{blocks.data(), s.n, s.k}, lowbit::threads{2}));
-  for (std::size_t c = 1; c < copies; ++c) {  // each copy in its own storage
-    packed_t p;
-    p.rows = packed[0].rows;
-    p.cols = packed[0].cols;
-    p.bytes = lowbit::simd_detail::aligned_buffer(packed[0].bytes.size());
-    std::memcpy(p.bytes.data(), packed[0].bytes.data(), p.bytes.size());
-    packed.push_back(std::move(p));
-  }
-  const auto x = nl_random(s.m * s.k, 2);
-  std::vector<float> y(s.m * s.n);
-  lowbit::gemm_workspace ws;
-  const lowbit::matrix_view<const float> xv(x.data(), s.m, s.k);
-  const lowbit::matrix_view<float> yv(y.data(), s.m, s.n);
-  lowbit::gemm<nl_simd>(xv, packed[0], yv, lowbit::threads{threads}, lowbit::epilogue::store{}, &ws);  // warm-up
-  std::size_t c = 0;
-  double best = 1e300;  // the fastest single call: robust to preemption on a shared machine
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    lowbit::gemm<nl_simd>(xv, packed[c], yv, lowbit::threads{threads}, lowbit::epilogue::store{}, &ws);
-    benchmark::DoNotOptimize(y.data());
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    c = c + 1 == copies ? 0 : c + 1;
-  }
-  state.counters["min_us"] = best * 1e6;
-  state.counters["min_GFLOP/s"] = 2.0 * s.m * s.n * s.k / best * 1e-9;
-  state.counters["min_weight_GB/s"] = weight_bytes / best * 1e-9;
-  const double calls = static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s.m * s.n * s.k * calls * 1e-9, benchmark::Counter::kIsRate);
-  state.counters["weight_GB/s"] = benchmark::Counter(weight_bytes * calls * 1e-9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(xsimd::default_arch::name()) +
-                 (lowbit::simd_detail::has_vnni_v<xsimd::default_arch> ? "+vnni" : ""));
+  for (std::size_t c = 1; c < copies; ++c) packed.push_back(lowbit_bench::copy_packed(packed[0]));
+  lowbit_bench::time_gemm<nl_simd>(state, s, threads, packed, weight_bytes, {.min_counters = true});
 }
 
 template <class F>
 void register_nonlinear(const char* name) {
-  for (int threads : {1, 2}) {
-    for (const auto& s : nl_shapes) {
-      for (bool cold : {false, true}) {
-        if (cold && s.m > 8) continue;
-        const std::string bm = std::string("BM_gemm<") + name + ",simd>/" + std::to_string(s.m) + "/" +
-                               std::to_string(s.n) + "/" + std::to_string(s.k) + "/threads:" + std::to_string(threads) +
-                               (cold ? "/cold" : "/hot");
-        benchmark::RegisterBenchmark(bm.c_str(),
-                                     [=](benchmark::State& st) { bm_gemm_nonlinear<F>(st, s, threads, cold); })
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
-      }
-    }
-  }
+  lowbit_bench::register_gemm_cases(name, nl_shapes, bm_gemm_nonlinear<F>);
 }
 
 // The machine's limits with the same statistic as the min_* counters: the fastest read of a 16 MiB

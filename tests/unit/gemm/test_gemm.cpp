@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "gemm_check.hpp"
 #include "lowbit/backend/simd.hpp"
 #include "lowbit/formats/float.hpp"
 #include "lowbit/formats/ggml/q4_0.hpp"
@@ -21,20 +22,9 @@ namespace {
 using simd = lowbit::backend::simd<>;
 using lowbit::matrix_view;
 
-std::vector<float> random_floats(std::size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-template <class F>
-std::vector<typename F::block> quantize_matrix(const std::vector<float>& w, std::size_t n, std::size_t k) {
-  std::vector<typename F::block> blocks(n * k / F::block_size);
-  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
-  return blocks;
-}
+using lowbit_test::epi;
+using lowbit_test::quantize_matrix;
+using lowbit_test::random_floats;
 
 // Independent oracle for integer-dot formats: decode W and the quantized activations exactly, then
 // sum in double. The SIMD kernels must agree up to f32 rounding of the per-block sums.
@@ -86,15 +76,10 @@ void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, 
   CAPTURE(F::name, m, n, k, threads);
   const auto w_real = random_floats(n * k, 1234 + static_cast<unsigned>(n * 7 + k));
   const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m));
-  const auto blocks = quantize_matrix<F>(w_real, n, k);
-  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
-
+  const auto blocks = quantize_matrix<F>(w_real);
   std::vector<float> y_ref(m * n), y_simd(m * n, -1.0f);
-  const auto xv = matrix_view<const float>(x.data(), m, k);
-  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
-                                           matrix_view<float>(y_ref.data(), m, n));
-  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
-  lowbit::gemm<simd>(xv, packed, matrix_view<float>(y_simd.data(), m, n), lowbit::threads{threads});
+  lowbit_test::run_with_reference<simd>(lowbit::weight_view<F>{blocks.data(), n, k}, x, y_simd, y_ref,
+                                        {.threads = threads});
 
   if constexpr (std::is_same_v<F, lowbit::f32>) {
     for (std::size_t i = 0; i < m * n; ++i) REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 1e-4f * std::sqrt(float(k)));
@@ -134,32 +119,24 @@ TEMPLATE_TEST_CASE("gemm: threads give bit-identical results", "[gemm][simd][thr
                    lowbit::ggml::q4_1, lowbit::ggml::q8_0, lowbit::f32, lowbit::bf16) {
   // K = 512 + 32 and M = 9 take the K-blocked path of the float kernels as well.
   const std::size_t m = 9, n = 100, k = 544;
-  const auto w = quantize_matrix<TestType>(random_floats(n * k, 5), n, k);
-  const auto x = random_floats(m * k, 6);
-  const auto view = lowbit::weight_view<TestType>{w.data(), n, k};
-  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{2});
-  std::vector<float> y1(m * n), y2(m * n);
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n),
-                     lowbit::threads{1});
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n),
-                     lowbit::threads{2});
-  REQUIRE(y1 == y2);
+  lowbit_test::require_thread_invariance<simd, TestType>(quantize_matrix<TestType>(random_floats(n * k, 5)), m, n, k,
+                                                         2);
 }
 
 TEST_CASE("gemm: pack then unpack restores the file bytes", "[gemm][pack]") {
   for (std::size_t n : {1, 16, 17, 40}) {
     const std::size_t k = 96;
-    const auto w4 = quantize_matrix<lowbit::ggml::q4_1>(random_floats(n * k, 11), n, k);
+    const auto w4 = quantize_matrix<lowbit::ggml::q4_1>(random_floats(n * k, 11));
     auto p4 = lowbit::pack_q4_1({w4.data(), n, k});
     std::vector<lowbit::ggml::q4_1::block> back4(w4.size());
     lowbit::unpack_q4_1(p4, back4);
     REQUIRE(std::memcmp(back4.data(), w4.data(), w4.size() * sizeof(w4[0])) == 0);
-    const auto w40 = quantize_matrix<lowbit::ggml::q4_0>(random_floats(n * k, 13), n, k);
+    const auto w40 = quantize_matrix<lowbit::ggml::q4_0>(random_floats(n * k, 13));
     auto p40 = lowbit::pack_q4_0({w40.data(), n, k});
     std::vector<lowbit::ggml::q4_0::block> back40(w40.size());
     lowbit::unpack_q4_0(p40, back40);
     REQUIRE(std::memcmp(back40.data(), w40.data(), w40.size() * sizeof(w40[0])) == 0);
-    const auto w8 = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 12), n, k);
+    const auto w8 = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 12));
     auto p8 = lowbit::pack_q8_0({w8.data(), n, k});
     std::vector<lowbit::ggml::q8_0::block> back8(w8.size());
     lowbit::unpack_q8_0(p8, back8);
@@ -169,7 +146,7 @@ TEST_CASE("gemm: pack then unpack restores the file bytes", "[gemm][pack]") {
 
 TEST_CASE("gemm: epilogues bias_add and accumulate", "[gemm][epilogue]") {
   const std::size_t m = 3, n = 20, k = 64;
-  const auto w = quantize_matrix<lowbit::ggml::q4_1>(random_floats(n * k, 21), n, k);
+  const auto w = quantize_matrix<lowbit::ggml::q4_1>(random_floats(n * k, 21));
   const auto x = random_floats(m * k, 22);
   const auto bias = random_floats(n, 23);
   const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::ggml::q4_1>{w.data(), n, k});
@@ -188,7 +165,7 @@ TEST_CASE("gemm: epilogues bias_add and accumulate", "[gemm][epilogue]") {
 
 TEST_CASE("gemm: bad shapes and inputs throw lowbit::error naming the problem", "[gemm][errors]") {
   const std::size_t n = 4, k = 64;
-  const auto w = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 31), n, k);
+  const auto w = quantize_matrix<lowbit::ggml::q8_0>(random_floats(n * k, 31));
   const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::ggml::q8_0>{w.data(), n, k});
   std::vector<float> x(2 * 96, 1.0f), y(2 * n);
   REQUIRE_THROWS_WITH(
@@ -217,23 +194,20 @@ namespace {
 // the bound holds for any association order (the kernels sum K blocks and, for M <= 2, even and odd
 // k apart), and an epilogue adds one more rounding of |y|. Against the reference (f32 x), BF16 adds
 // the rounding of x: |x - x̂| <= 2^-8 |x| (unit roundoff of 8 significant bits).
-template <class F, class E>
-void check_float_kernel(std::size_t m, std::size_t n, std::size_t k, int threads, const char* epilogue_name,
-                        const E& e) {
-  CAPTURE(F::name, m, n, k, threads, epilogue_name);
+template <class F>
+void check_float_kernel(std::size_t m, std::size_t n, std::size_t k, int threads, epi which,
+                        const std::vector<float>& bias) {
+  CAPTURE(F::name, m, n, k, threads, static_cast<int>(which));
   const auto w_real = random_floats(n * k, 4321 + static_cast<unsigned>(n * 13 + k));
   const auto x = random_floats(m * k, 77 + static_cast<unsigned>(m * 3 + k));
-  const auto blocks = quantize_matrix<F>(w_real, n, k);
-  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
-  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
+  const auto blocks = quantize_matrix<F>(w_real);
 
   // y starts as a residual (the accumulate epilogue reads it) and as garbage for the others.
   const auto residual = random_floats(m * n, 6);
   std::vector<float> y_simd(residual), y_ref(residual);
-  const auto xv = matrix_view<const float>(x.data(), m, k);
-  lowbit::gemm<simd>(xv, packed, matrix_view<float>(y_simd.data(), m, n), lowbit::threads{threads}, e);
-  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
-                                           matrix_view<float>(y_ref.data(), m, n), lowbit::threads{1}, e);
+  lowbit_test::run_with_reference<simd>(lowbit::weight_view<F>{blocks.data(), n, k}, x, y_simd, y_ref,
+                                        {.threads = threads, .reference_threads = lowbit::threads{1}}, which,
+                                        bias.data());
 
   constexpr bool is_bf16 = std::is_same_v<F, lowbit::bf16>;
   const double u = std::ldexp(1.0, -24), gamma = k * u / (1 - k * u);
@@ -250,8 +224,8 @@ void check_float_kernel(std::size_t m, std::size_t n, std::size_t k, int threads
         x_magnitude += std::abs(double(xr) * w[j]);
       }
       double expected = exact;
-      if constexpr (std::is_same_v<E, lowbit::epilogue::bias_add>) expected += e.bias[r];
-      if constexpr (std::is_same_v<E, lowbit::epilogue::accumulate>) expected += residual[i * n + r];
+      if (which == epi::bias_add) expected += bias[r];
+      if (which == epi::accumulate) expected += residual[i * n + r];
       const double got = y_simd[i * n + r], tol = 2 * gamma * magnitude + 2 * u * std::abs(expected) + 1e-30;
       CAPTURE(i, r, got, expected, tol);
       REQUIRE(std::abs(got - expected) <= tol);
@@ -265,9 +239,7 @@ void check_float_kernel(std::size_t m, std::size_t n, std::size_t k, int threads
 template <class F>
 void check_float_kernel_all_epilogues(std::size_t m, std::size_t n, std::size_t k, int threads) {
   const auto bias = random_floats(n, 5);
-  check_float_kernel<F>(m, n, k, threads, "store", lowbit::epilogue::store{});
-  check_float_kernel<F>(m, n, k, threads, "bias_add", lowbit::epilogue::bias_add{bias.data()});
-  check_float_kernel<F>(m, n, k, threads, "accumulate", lowbit::epilogue::accumulate{});
+  for (epi which : lowbit_test::every_epilogue) check_float_kernel<F>(m, n, k, threads, which, bias);
 }
 
 }  // namespace
@@ -283,7 +255,7 @@ TEMPLATE_TEST_CASE("gemm: f32/bf16 packed simd == reference on odd shapes, every
   }
   // N = 4096 + 3: many 256-column chunks split over two threads, a 3-column tail panel.
   check_float_kernel_all_epilogues<TestType>(3, 4099, 257, 2);
-  check_float_kernel<TestType>(17, 4099, 1000, 2, "store", lowbit::epilogue::store{});
+  check_float_kernel<TestType>(17, 4099, 1000, 2, epi::store, {});
 }
 
 TEMPLATE_TEST_CASE("gemm: f32/bf16 pack then unpack restores the file values", "[gemm][pack][float]", lowbit::f32,
@@ -291,7 +263,7 @@ TEMPLATE_TEST_CASE("gemm: f32/bf16 pack then unpack restores the file values", "
   for (std::size_t n : {1, 31, 32, 70}) {
     for (std::size_t k : {1, 31, 257}) {
       CAPTURE(n, k);
-      const auto w = quantize_matrix<TestType>(random_floats(n * k, 41), n, k);
+      const auto w = quantize_matrix<TestType>(random_floats(n * k, 41));
       const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<TestType>{w.data(), n, k});
       REQUIRE(packed.rows == n);
       REQUIRE(packed.cols == k);
@@ -311,14 +283,14 @@ TEMPLATE_TEST_CASE("gemm: f32/bf16 pack then unpack restores the file values", "
     }
   }
   std::vector<typename TestType::block> wrong(5);
-  const auto w = quantize_matrix<TestType>(random_floats(2 * 3, 42), 2, 3);
+  const auto w = quantize_matrix<TestType>(random_floats(2 * 3, 42));
   const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<TestType>{w.data(), 2, 3});
   REQUIRE_THROWS_WITH(lowbit::unpack_float_panels(packed, std::span(wrong)), Catch::Contains("holds 5 elements"));
 }
 
 TEST_CASE("gemm: f32/bf16 simd with bad thread counts and shapes throw lowbit::error", "[gemm][errors][float]") {
   const std::size_t n = 5, k = 40;
-  const auto w = quantize_matrix<lowbit::bf16>(random_floats(n * k, 51), n, k);
+  const auto w = quantize_matrix<lowbit::bf16>(random_floats(n * k, 51));
   const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::bf16>{w.data(), n, k});
   std::vector<float> x(2 * k, 1.0f), y(2 * n);
   REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed,
@@ -327,7 +299,7 @@ TEST_CASE("gemm: f32/bf16 simd with bad thread counts and shapes throw lowbit::e
   REQUIRE_THROWS_WITH(
       lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k - 1), packed, matrix_view<float>(y.data(), 2, n)),
       Catch::Contains("x has K = 39"));
-  const auto wf = quantize_matrix<lowbit::f32>(random_floats(n * k, 52), n, k);
+  const auto wf = quantize_matrix<lowbit::f32>(random_floats(n * k, 52));
   const auto packed_f = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::f32>{wf.data(), n, k});
   REQUIRE_THROWS_WITH(lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed_f,
                                          matrix_view<float>(y.data(), 2, n - 1), lowbit::threads{-1}),

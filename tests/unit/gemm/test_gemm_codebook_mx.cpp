@@ -15,13 +15,13 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "gemm_check.hpp"
 #include "lowbit/backend/simd/gemm_f16.hpp"
 #include "lowbit/backend/simd/gemm_iq_codebook.hpp"
 #include "lowbit/backend/simd/gemm_mx.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/gemm/gemm.hpp"
 #include "lowbit/gemm/reference.hpp"
-#include "lowbit/quant/activation_q8.hpp"
 
 namespace {
 
@@ -43,25 +43,14 @@ constexpr bool is_mx = requires(typename F::block b) {
   b.e;
 };
 
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using lowbit_test::epi;
+using lowbit_test::random_floats;
 
 // Random bytes in every code, sign and scale field (every grid index, sign pattern and scale
 // code), with the fp16 super-scale kept finite.
 template <class F>
 std::vector<typename F::block> random_blocks(std::size_t count, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<typename F::block> blocks(count);
-  auto* bytes = reinterpret_cast<std::uint8_t*>(blocks.data());
-  for (std::size_t i = 0; i < count * sizeof(typename F::block); ++i) bytes[i] = static_cast<std::uint8_t>(rng());
-  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-  for (auto& b : blocks) {
-    if constexpr (requires { b.d = std::uint16_t{}; }) b.d = lowbit::f32_to_fp16(scale(rng));
+  return lowbit_test::random_blocks<F>(count, seed, [](auto& b, std::mt19937& rng, auto& scale) {
     if constexpr (std::is_same_v<F, ggml::iq1_m>) {
       // The super-scale lives in the top nibbles of the four scale words: keep it finite.
       const std::uint16_t d = lowbit::f32_to_fp16(scale(rng));
@@ -80,99 +69,34 @@ std::vector<typename F::block> random_blocks(std::size_t count, unsigned seed) {
     if constexpr (std::is_same_v<F, lowbit::f16>) {
       if ((b.bits & 0x7c00) == 0x7c00) b.bits &= 0xbfff;  // no inf / NaN
     }
-  }
-  return blocks;
+  });
 }
 
-// The exact result of the integer-dot path: W decoded exactly, x replaced by its 8-bit codes times
-// their block scale, summed in double. `bound` is Σ |terms|, for the f32 rounding allowance, and
-// `step` Σ_k |w_k| (d_x/2 + 2^-11 (|x_k| + d_x/2)): how far the activation quantization (code
-// rounding and the fp16 block scale) can move the result from the unquantized reference.
-template <class F>
-void oracle(const std::vector<float>& x, std::size_t m, std::size_t k, const std::vector<typename F::block>& w,
-            std::size_t n, std::vector<double>& y, std::vector<double>& bound, std::vector<double>& step,
-            std::vector<double>& bound_f32) {
-  lowbit::activation_q8 xq;
-  std::vector<float> padded;  // the float kernels take any K: quantize a zero-padded copy only for the bounds
-  if constexpr (!q8_path<F>) {
-    const std::size_t kp = (k + 31) / 32 * 32;
-    padded.assign(m * kp, 0.0f);
-    for (std::size_t i = 0; i < m; ++i) std::copy(x.begin() + i * k, x.begin() + (i + 1) * k, padded.begin() + i * kp);
-    lowbit::quantize_activations_reference(matrix_view<const float>(padded.data(), m, kp), xq);
-  } else {
-    lowbit::quantize_activations_reference(matrix_view<const float>(x.data(), m, k), xq);
-  }
-  y.assign(m * n, 0.0);
-  bound.assign(m * n, 0.0);
-  step.assign(m * n, 0.0);
-  bound_f32.assign(m * n, 0.0);
-  std::vector<float> wr(k);
-  const std::size_t nb = k / F::block_size;
-  for (std::size_t r = 0; r < n; ++r) {
-    for (std::size_t b = 0; b < nb; ++b) F::dequantize_block(w[r * nb + b], wr.data() + b * F::block_size);
-    for (std::size_t i = 0; i < m; ++i) {
-      double sum = 0.0, abs_sum = 0.0, moved = 0.0, abs_f32 = 0.0;
-      for (std::size_t j = 0; j < k; ++j) {
-        const double dx = xq.row_d(i)[j / 32];
-        const double term = double(wr[j]) * dx * xq.row_qs(i)[j];
-        sum += term;
-        abs_f32 += std::abs(double(wr[j]) * x[i * k + j]);
-        abs_sum += std::abs(term);
-        moved += std::abs(double(wr[j])) * (dx / 2 + std::ldexp(std::abs(x[i * k + j]) + dx / 2, -11));
-      }
-      y[i * n + r] = sum;
-      bound[i * n + r] = abs_sum;
-      step[i * n + r] = moved;
-      bound_f32[i * n + r] = abs_f32;
-    }
-  }
-}
-
-enum class epi { store, bias_add, accumulate };
-
+// SIMD (epilogue `which`, y starting at 0.5) against the reference backend (store) and, for the
+// integer-dot kernels, the exact oracle on the same quantized activations
+// (lowbit_test::require_q8_close). The float kernels (q8_path false) take any K: their oracle
+// bounds come from a zero-padded copy of x.
 template <class F>
 void check_against_reference(const std::vector<typename F::block>& blocks, std::size_t m, std::size_t n, std::size_t k,
                              int threads, epi which) {
   CAPTURE(F::name, m, n, k, threads, static_cast<int>(which));
   const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m + k));
   const auto bias = random_floats(n, 7);
-  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
-  const auto xv = matrix_view<const float>(x.data(), m, k);
-
   std::vector<float> y_ref(m * n), y_simd(m * n, 0.5f);
-  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
-                                           matrix_view<float>(y_ref.data(), m, n));
-  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
-  const auto yv = matrix_view<float>(y_simd.data(), m, n);
-  switch (which) {
-    case epi::store:
-      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads});
-      break;
-    case epi::bias_add:
-      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads}, lowbit::epilogue::bias_add{bias.data()});
-      break;
-    case epi::accumulate:
-      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads}, lowbit::epilogue::accumulate{});
-      break;
-  }
-  std::vector<double> y_q8, bound, step, bound_f32;
-  oracle<F>(x, m, k, blocks, n, y_q8, bound, step, bound_f32);
+  lowbit_test::run_with_reference<simd, true>(lowbit::weight_view<F>{blocks.data(), n, k}, x, y_simd, y_ref,
+                                              {.threads = threads}, which, bias.data());
+  const auto oracle = lowbit_test::make_q8_oracle<F>(x, m, k, blocks, n, !q8_path<F>);
   for (std::size_t i = 0; i < m * n; ++i) {
     CAPTURE(i);
-    const double added = which == epi::bias_add ? bias[i % n] : which == epi::accumulate ? 0.5 : 0.0;
+    const double added = lowbit_test::added_by(which, bias, i);
     const double got = double(y_simd[i]) - added;
     if constexpr (!q8_path<F>) {
       // f32 decode (exact) and f32 FMA chains of at most K + 2 roundings against the double sum.
-      const double rounding = 6e-8 * (double(k) + 8) * bound_f32[i] + 1e-6 * std::abs(added) + 1e-30;
+      const double rounding = 6e-8 * (double(k) + 8) * oracle.bound_f32[i] + 1e-6 * std::abs(added) + 1e-30;
       REQUIRE(std::abs(got - double(y_ref[i])) <= rounding + 1e-7 * std::abs(y_ref[i]));
-      continue;
+    } else {
+      lowbit_test::require_q8_close(got, added, y_ref[i], oracle, i, k);
     }
-    // Same quantized inputs: only f32 rounding of the scaled block sums (<= K/32 + 2 roundings of
-    // terms bounded by Σ |terms|) and of the epilogue's addition separates them.
-    const double rounding = 4e-7 * (double(k) / 32 + 4) * bound[i] + 1e-6 * std::abs(added) + 1e-30;
-    REQUIRE(std::abs(got - y_q8[i]) <= rounding);
-    // Against unquantized x: the activation quantization moves the result by at most `step`.
-    REQUIRE(std::abs(got - double(y_ref[i])) <= step[i] + rounding + 1e-6 * std::abs(y_ref[i]));
   }
 }
 
@@ -234,15 +158,7 @@ TEMPLATE_LIST_TEST_CASE("gemm: codebook threads give bit-identical results", "[g
                         codebook_formats) {
   using F = TestType;
   const std::size_t m = 9, n = 100, k = 2 * block_k<F>();
-  const auto w = random_blocks<F>(n * k / F::block_size, 5);
-  const auto x = random_floats(m * k, 6);
-  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<F>{w.data(), n, k}, lowbit::threads{2});
-  std::vector<float> y1(m * n), y2(m * n);
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n),
-                     lowbit::threads{1});
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n),
-                     lowbit::threads{2});
-  REQUIRE(y1 == y2);
+  lowbit_test::require_thread_invariance<simd, F>(random_blocks<F>(n * k / F::block_size, 5), m, n, k, 2);
 }
 
 TEMPLATE_LIST_TEST_CASE("gemm: codebook pack then unpack restores the file bytes", "[gemm][pack][codebook]",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "gemm_check.hpp"
 #include "lowbit/backend/simd.hpp"
 #include "lowbit/formats/ggml/q2_k.hpp"
 #include "lowbit/formats/ggml/q3_k.hpp"
@@ -21,7 +22,6 @@
 #include "lowbit/formats/ggml/q5_0.hpp"
 #include "lowbit/formats/ggml/q5_k.hpp"
 #include "lowbit/formats/ggml/q6_k.hpp"
-#include "lowbit/gemm/reference.hpp"
 #include "lowbit/quant/activation_q8.hpp"
 
 namespace {
@@ -33,27 +33,10 @@ namespace ggml = lowbit::ggml;
 template <class F>
 inline constexpr bool is_k_quant_v = F::block_size == 256;
 
-std::vector<float> random_floats(std::size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-template <class F>
-std::vector<typename F::block> quantize_matrix(const std::vector<float>& w, std::size_t n, std::size_t k) {
-  std::vector<typename F::block> blocks(n * k / F::block_size);
-  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
-  return blocks;
-}
-
-template <class F>
-std::vector<float> dequantize_matrix(const std::vector<typename F::block>& blocks) {
-  std::vector<float> w(blocks.size() * F::block_size);
-  for (std::size_t b = 0; b < blocks.size(); ++b) F::dequantize_block(blocks[b], w.data() + b * F::block_size);
-  return w;
-}
+using lowbit_test::dequantize_matrix;
+using lowbit_test::epi;
+using lowbit_test::quantize_matrix;
+using lowbit_test::random_floats;
 
 /// The activations as the kernel of F sees them: x̂ = d q per element (decoded in double), the
 /// bound e_k on |x_k - x̂_k| the activation quantization guarantees, and for Q5_1 the stored s.
@@ -94,36 +77,22 @@ quantized_x quantize_x(const std::vector<float>& x, std::size_t m, std::size_t k
   return out;
 }
 
-template <class E>
-E make_epilogue(const std::vector<float>& bias) {
-  if constexpr (std::is_same_v<E, lowbit::epilogue::bias_add>) {
-    return E{bias.data()};
-  } else {
-    return E{};
-  }
-}
-
 /// SIMD vs (1) an oracle on the same quantized activations (exact integer dots, only f32 rounding
 /// differs: relative 1e-5 of Σ|w x̂|) and (2) the reference backend on the f32 activations, within
 /// Σ_k |w_k| e_k (the activation quantization bound) plus the f32 rounding allowance.
-template <class F, class E>
-void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int threads) {
-  CAPTURE(F::name, m, n, k, threads);
+template <class F>
+void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int threads, epi which) {
+  CAPTURE(F::name, m, n, k, threads, static_cast<int>(which));
   const auto w_real = random_floats(n * k, 1234 + static_cast<unsigned>(n * 7 + k));
   const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m), 0.5f);
   const auto bias = random_floats(n, 7);
-  const auto blocks = quantize_matrix<F>(w_real, n, k);
+  const auto blocks = quantize_matrix<F>(w_real);
   const auto wd = dequantize_matrix<F>(blocks);
-  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
-  const E e = make_epilogue<E>(bias);
-  const float y0 = std::is_same_v<E, lowbit::epilogue::accumulate> ? 0.25f : -1.0f;
-
+  const float y0 = which == epi::accumulate ? 0.25f : -1.0f;
   std::vector<float> y_ref(m * n, y0), y_simd(m * n, y0);
-  const auto xv = matrix_view<const float>(x.data(), m, k);
-  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
-                                           matrix_view<float>(y_ref.data(), m, n), lowbit::threads{1}, e);
-  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
-  lowbit::gemm<simd>(xv, packed, matrix_view<float>(y_simd.data(), m, n), lowbit::threads{threads}, e);
+  lowbit_test::run_with_reference<simd>(lowbit::weight_view<F>{blocks.data(), n, k}, x, y_simd, y_ref,
+                                        {.threads = threads, .reference_threads = lowbit::threads{1}}, which,
+                                        bias.data());
 
   const auto xq = quantize_x<F>(x, m, k);
   for (std::size_t i = 0; i < m; ++i) {
@@ -147,8 +116,8 @@ void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int th
         }
       }
       double expected = oracle;
-      if constexpr (std::is_same_v<E, lowbit::epilogue::bias_add>) expected += bias[r];
-      if constexpr (std::is_same_v<E, lowbit::epilogue::accumulate>) expected += y0;
+      if (which == epi::bias_add) expected += bias[r];
+      if (which == epi::accumulate) expected += y0;
       const double got = y_simd[i * n + r];
       REQUIRE(std::abs(got - expected) <= 1e-5 * magnitude + 1e-6);
       REQUIRE(std::abs(got - y_ref[i * n + r]) <= bound + 2e-5 * magnitude + 1e-5);
@@ -162,15 +131,15 @@ void check_odd_shapes() {
   for (std::size_t m : {1, 3, 17}) {
     for (std::size_t n : {1, 15, 17, 33}) {
       for (std::size_t k : {blk, 3 * blk}) {
-        check_against_reference<F, lowbit::epilogue::store>(m, n, k, 1);
-        check_against_reference<F, lowbit::epilogue::bias_add>(m, n, k, 2);
-        check_against_reference<F, lowbit::epilogue::accumulate>(m, n, k, 1);
+        check_against_reference<F>(m, n, k, 1, epi::store);
+        check_against_reference<F>(m, n, k, 2, epi::bias_add);
+        check_against_reference<F>(m, n, k, 1, epi::accumulate);
       }
     }
   }
   // Every tile size 1..8 of run_panel, and more rows than one 64-row block, with 2 threads.
-  for (std::size_t m = 2; m <= 9; ++m) check_against_reference<F, lowbit::epilogue::store>(m, 16, 2 * blk, 1);
-  check_against_reference<F, lowbit::epilogue::store>(70, 40, 2 * blk, 2);
+  for (std::size_t m = 2; m <= 9; ++m) check_against_reference<F>(m, 16, 2 * blk, 1, epi::store);
+  check_against_reference<F>(70, 40, 2 * blk, 2, epi::store);
 }
 
 template <class F>
@@ -221,21 +190,13 @@ TEMPLATE_TEST_CASE("gemm: q5/k-quant bit-plane pack then unpack restores the fil
 TEMPLATE_TEST_CASE("gemm: q5/k-quant threads give bit-identical results", "[gemm][simd][threads][formats]",
                    LOWBIT_NEW_SIMD_FORMATS) {
   const std::size_t m = 9, n = 100, k = 512;
-  const auto w = quantize_matrix<TestType>(random_floats(n * k, 5), n, k);
-  const auto x = random_floats(m * k, 6);
-  const auto packed = pack<TestType>({w.data(), n, k});
-  std::vector<float> y1(m * n), y2(m * n);
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n),
-                     lowbit::threads{1});
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n),
-                     lowbit::threads{2});
-  REQUIRE(y1 == y2);
+  lowbit_test::require_thread_invariance<simd, TestType>(quantize_matrix<TestType>(random_floats(n * k, 5)), m, n, k);
 }
 
 TEMPLATE_TEST_CASE("gemm: q5/k-quant NaN or infinity in x throws naming the columns", "[gemm][errors][formats]",
                    LOWBIT_NEW_SIMD_FORMATS) {
   const std::size_t n = 3, k = TestType::block_size;
-  const auto w = quantize_matrix<TestType>(random_floats(n * k, 31), n, k);
+  const auto w = quantize_matrix<TestType>(random_floats(n * k, 31));
   const auto packed = pack<TestType>({w.data(), n, k});
   std::vector<float> x(2 * k, 1.0f), y(2 * n);
   x[k + 5] = std::numeric_limits<float>::infinity();

@@ -13,13 +13,12 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "gemm_check.hpp"
 #include "lowbit/backend/simd/gemm_fp4.hpp"
 #include "lowbit/backend/simd/gemm_iq4.hpp"
 #include "lowbit/backend/simd/gemm_tq.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/gemm/gemm.hpp"
-#include "lowbit/gemm/reference.hpp"
-#include "lowbit/quant/activation_q8.hpp"
 
 namespace {
 
@@ -28,108 +27,35 @@ using lowbit::matrix_view;
 namespace ggml = lowbit::ggml;
 using nonlinear_formats = std::tuple<ggml::iq4_nl, ggml::iq4_xs, ggml::mxfp4, ggml::nvfp4, ggml::tq2_0, ggml::tq1_0>;
 
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-template <class F>
-std::vector<typename F::block> quantize_matrix(const std::vector<float>& w) {
-  std::vector<typename F::block> blocks(w.size() / F::block_size);
-  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
-  return blocks;
-}
+using lowbit_test::epi;
+using lowbit_test::quantize_matrix;
+using lowbit_test::random_floats;
 
 // Random bytes in every code and scale field (TQ2_0's unused code 3, NVFP4 scale bytes with bit 7
 // or 0x7f, MXFP4's subnormal exponents), with the fp16 scales and E8M0 exponents kept finite.
 template <class F>
 std::vector<typename F::block> random_blocks(std::size_t count, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<typename F::block> blocks(count);
-  auto* bytes = reinterpret_cast<std::uint8_t*>(blocks.data());
-  for (std::size_t i = 0; i < count * sizeof(typename F::block); ++i) bytes[i] = static_cast<std::uint8_t>(rng());
-  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-  for (auto& b : blocks) {
-    if constexpr (requires { b.d = std::uint16_t{}; }) b.d = lowbit::f32_to_fp16(scale(rng));
+  return lowbit_test::random_blocks<F>(count, seed, [](auto& b, std::mt19937& rng, auto&) {
     if constexpr (std::is_same_v<F, ggml::mxfp4>) b.e = static_cast<std::uint8_t>(rng() % 136);
-  }
-  return blocks;
+  });
 }
 
-// The exact result of the integer-dot path: W decoded exactly, x replaced by its 8-bit codes times
-// their block scale, summed in double. `bound` is Σ |terms|, for the f32 rounding allowance, and
-// `step` Σ_k |w_k| (d_x/2 + 2^-11 (|x_k| + d_x/2)): how far the activation quantization (code
-// rounding and the fp16 block scale) can move the result from the unquantized reference.
-template <class F>
-void oracle(const std::vector<float>& x, std::size_t m, std::size_t k, const std::vector<typename F::block>& w,
-            std::size_t n, std::vector<double>& y, std::vector<double>& bound, std::vector<double>& step) {
-  lowbit::activation_q8 xq;
-  lowbit::quantize_activations_reference(matrix_view<const float>(x.data(), m, k), xq);
-  y.assign(m * n, 0.0);
-  bound.assign(m * n, 0.0);
-  step.assign(m * n, 0.0);
-  std::vector<float> wr(k);
-  const std::size_t nb = k / F::block_size;
-  for (std::size_t r = 0; r < n; ++r) {
-    for (std::size_t b = 0; b < nb; ++b) F::dequantize_block(w[r * nb + b], wr.data() + b * F::block_size);
-    for (std::size_t i = 0; i < m; ++i) {
-      double sum = 0.0, abs_sum = 0.0, moved = 0.0;
-      for (std::size_t j = 0; j < k; ++j) {
-        const double dx = xq.row_d(i)[j / 32];
-        const double term = double(wr[j]) * dx * xq.row_qs(i)[j];
-        sum += term;
-        abs_sum += std::abs(term);
-        moved += std::abs(double(wr[j])) * (dx / 2 + std::ldexp(std::abs(x[i * k + j]) + dx / 2, -11));
-      }
-      y[i * n + r] = sum;
-      bound[i * n + r] = abs_sum;
-      step[i * n + r] = moved;
-    }
-  }
-}
-
-enum class epi { store, bias_add, accumulate };
-
+// SIMD (epilogue `which`, y starting at 0.5) against the exact oracle of the integer-dot path and
+// the reference backend (store): lowbit_test::require_q8_close.
 template <class F>
 void check_against_reference(const std::vector<typename F::block>& blocks, std::size_t m, std::size_t n, std::size_t k,
                              int threads, epi which) {
   CAPTURE(F::name, m, n, k, threads, static_cast<int>(which));
   const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m + k));
   const auto bias = random_floats(n, 7);
-  const auto view = lowbit::weight_view<F>{blocks.data(), n, k};
-  const auto xv = matrix_view<const float>(x.data(), m, k);
-
   std::vector<float> y_ref(m * n), y_simd(m * n, 0.5f);
-  lowbit::gemm<lowbit::backend::reference>(xv, lowbit::prepare_weight<lowbit::backend::reference>(view),
-                                           matrix_view<float>(y_ref.data(), m, n));
-  const auto packed = lowbit::prepare_weight<simd>(view, lowbit::threads{threads});
-  const auto yv = matrix_view<float>(y_simd.data(), m, n);
-  switch (which) {
-    case epi::store:
-      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads});
-      break;
-    case epi::bias_add:
-      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads}, lowbit::epilogue::bias_add{bias.data()});
-      break;
-    case epi::accumulate:
-      lowbit::gemm<simd>(xv, packed, yv, lowbit::threads{threads}, lowbit::epilogue::accumulate{});
-      break;
-  }
-  std::vector<double> y_q8, bound, step;
-  oracle<F>(x, m, k, blocks, n, y_q8, bound, step);
+  lowbit_test::run_with_reference<simd, true>(lowbit::weight_view<F>{blocks.data(), n, k}, x, y_simd, y_ref,
+                                              {.threads = threads}, which, bias.data());
+  const auto oracle = lowbit_test::make_q8_oracle<F>(x, m, k, blocks, n);
   for (std::size_t i = 0; i < m * n; ++i) {
     CAPTURE(i);
-    const double added = which == epi::bias_add ? bias[i % n] : which == epi::accumulate ? 0.5 : 0.0;
-    const double got = double(y_simd[i]) - added;
-    // Same quantized inputs: only f32 rounding of the scaled block sums (<= K/32 + 2 roundings of
-    // terms bounded by Σ |terms|) and of the epilogue's addition separates them.
-    const double rounding = 4e-7 * (double(k) / 32 + 4) * bound[i] + 1e-6 * std::abs(added) + 1e-30;
-    REQUIRE(std::abs(got - y_q8[i]) <= rounding);
-    // Against unquantized x: the activation quantization moves the result by at most `step`.
-    REQUIRE(std::abs(got - double(y_ref[i])) <= step[i] + rounding + 1e-6 * std::abs(y_ref[i]));
+    const double added = lowbit_test::added_by(which, bias, i);
+    lowbit_test::require_q8_close(double(y_simd[i]) - added, added, y_ref[i], oracle, i, k);
   }
 }
 
@@ -169,15 +95,7 @@ TEMPLATE_LIST_TEST_CASE("gemm: nonlinear threads give bit-identical results", "[
                         nonlinear_formats) {
   using F = TestType;
   const std::size_t m = 9, n = 100, k = 2 * block_k<F>();
-  const auto w = quantize_matrix<F>(random_floats(n * k, 5));
-  const auto x = random_floats(m * k, 6);
-  const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<F>{w.data(), n, k}, lowbit::threads{2});
-  std::vector<float> y1(m * n), y2(m * n);
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y1.data(), m, n),
-                     lowbit::threads{1});
-  lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y2.data(), m, n),
-                     lowbit::threads{2});
-  REQUIRE(y1 == y2);
+  lowbit_test::require_thread_invariance<simd, F>(quantize_matrix<F>(random_floats(n * k, 5)), m, n, k, 2);
 }
 
 TEMPLATE_LIST_TEST_CASE("gemm: nonlinear pack then unpack restores the file bytes", "[gemm][pack][nonlinear]",

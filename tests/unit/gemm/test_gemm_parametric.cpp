@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "gemm_check.hpp"
 #include "lowbit/backend/simd/gemm_parametric.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/gemm/quantized_gemm.hpp"
@@ -26,13 +27,8 @@ using lowbit::matrix_view;
 using native = lowbit::backend::simd<>;
 using avx2 = lowbit::backend::simd<xsimd::avx2>;
 
-std::vector<float> random_floats(std::size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using lowbit_test::epi;
+using lowbit_test::random_floats;
 
 template <class Q>
 std::vector<std::size_t> k_values() {
@@ -152,27 +148,20 @@ void run_against_reference() {
         const auto bias = random_floats(n, 99);
         const auto residual = random_floats(m * n, 98);
         const matrix_view<const float> xv(x.data(), m, k);
-        for (int epi = 0; epi < 3; ++epi) {
-          CAPTURE(k, n, m, epi);
+        for (epi which : lowbit_test::every_epilogue) {
+          CAPTURE(k, n, m, static_cast<int>(which));
           std::vector<float> y_ref = residual, y = residual;
-          const matrix_view<float> yr(y_ref.data(), m, n), ys(y.data(), m, n);
           lowbit::gemm_workspace ws;
           const lowbit::threads t{m == 17 ? 2 : 1};
-          if (epi == 0) {
-            lowbit::gemm<lowbit::backend::reference>(xv, qm, yr, t);
-            lowbit::gemm<B>(xv, packed, ys, t, lowbit::epilogue::store{}, &ws);
-          } else if (epi == 1) {
-            lowbit::gemm<lowbit::backend::reference>(xv, qm, yr, t, lowbit::epilogue::bias_add{bias.data()});
-            lowbit::gemm<B>(xv, packed, ys, t, lowbit::epilogue::bias_add{bias.data()}, &ws);
-          } else {
-            lowbit::gemm<lowbit::backend::reference>(xv, qm, yr, t, lowbit::epilogue::accumulate{});
-            lowbit::gemm<B>(xv, packed, ys, t, lowbit::epilogue::accumulate{}, &ws);
-          }
+          lowbit_test::with_epilogue(which, bias.data(), [&](const auto& e) {
+            lowbit_test::run_with_reference<B>(xv, packed, qm, y, y_ref,
+                                               {.threads = t.count, .reference_threads = t, .ws = &ws}, e);
+          });
           std::vector<float> model, before(m * n, 0.0f), tol(m * n);
           if constexpr (Q::code_type::is_integer) model = integer_model(x, m, qm);
           for (std::size_t i = 0; i < m; ++i) {
             for (std::size_t j = 0; j < n; ++j) {
-              if (epi != 0) before[i * n + j] = epi == 1 ? bias[j] : residual[i * n + j];
+              if (which != epi::store) before[i * n + j] = which == epi::bias_add ? bias[j] : residual[i * n + j];
               tol[i * n + j] = static_cast<float>(tolerance<Q>(x.data() + i * k, wd.data() + j * k, k));
             }
           }

@@ -152,13 +152,29 @@ template <class Arch, int MR>
   }
 }
 
+/// The x operand of bf16_tile: M rows of `stride` dwords of bf16 pairs (see float_activations).
+struct bf16_activations {
+  const dword_alias* data = nullptr;
+  std::size_t stride = 0;
+};
+
 /// The BF16 tile policy of run_float_panels: 8 rows with AVX-512 (16 zmm accumulators), 6 with
-/// narrower registers; k blocks of 512 (256 pairs: a 32 KiB weight block per panel).
+/// narrower registers; k blocks of 512 (256 pairs: a 32 KiB weight block per panel). The
+/// activations are x rounded to bf16 pairs (activations_to_bf16_pairs) in M * Kp / 2 dwords of
+/// workspace, rounded up to 16 floats.
 template <class Arch>
 struct bf16_tile {
   static constexpr int mr = xsimd::batch<float, Arch>::size >= 16 ? 8 : 6;
   static constexpr std::size_t kr = 2;
   static constexpr std::size_t kc = 512;
+  static constexpr std::size_t activation_floats(std::size_t m, std::size_t kp) noexcept {
+    return (m * kp / 2 + 15) / 16 * 16;
+  }
+  static bf16_activations activations(matrix_view<const float> x, std::size_t kp, float* scratch) noexcept {
+    auto* a = reinterpret_cast<dword_alias*>(scratch);
+    activations_to_bf16_pairs<Arch>(x, kp, a);
+    return {a, kp / 2};
+  }
   template <int MR>
   static void compute(const dword_alias* a, std::size_t lda, const bf16::block* b, std::size_t steps, const float* c_in,
                       std::size_t ldc_in, float* c_out, std::size_t ldc_out) noexcept {
@@ -182,24 +198,6 @@ struct bf16_tile {
 /// copy at prepare; per call, workspace scratch of M * ceil(K / 2) floats (+ the K-blocking partial
 /// sums) until it has grown. Source: oneDNN's bf16 matmul convention; Intel SDM (VDPBF16PS).
 template <class Arch>
-struct gemm_kernel<bf16, backend::simd<Arch>> {
-  using weight_type = packed_bf16;
-  using tile = simd_detail::bf16_tile<Arch>;
-
-  static weight_type prepare(weight_view<bf16> w, threads t) { return pack_bf16(w, t); }
-
-  template <epilogue::stage E>
-  static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
-                  gemm_workspace& ws) {
-    check(t.count >= 1, errc::invalid_argument, "gemm: thread count must be >= 1");
-    const std::size_t kp = w.padded_cols();
-    const std::size_t a_floats = (x.rows * kp / 2 + 15) / 16 * 16;
-    const std::size_t need = a_floats + simd_detail::float_panels_scratch<tile>(x.rows, w.panels(), kp, t);
-    if (ws.scratch.size() < need) ws.scratch.resize(need);
-    auto* a = reinterpret_cast<simd_detail::dword_alias*>(ws.scratch.data());
-    simd_detail::activations_to_bf16_pairs<Arch>(x, kp, a);
-    simd_detail::run_float_panels<tile>(a, kp / 2, x.rows, w, y, t, e, ws.scratch.data() + a_floats);
-  }
-};
+struct gemm_kernel<bf16, backend::simd<Arch>> : simd_detail::float_panel_kernel<bf16, simd_detail::bf16_tile<Arch>> {};
 
 }  // namespace lowbit

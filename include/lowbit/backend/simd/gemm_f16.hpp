@@ -60,62 +60,20 @@ inline xsimd::batch<float, Arch> load_f16(const std::uint16_t* p) noexcept {
   }
 }
 
-/// The F16 register tile: MR rows of x (f32) times 32 columns of one F16 panel, the weights
-/// widened in registers by `vcvtph2ps` and multiplied by FMA.
-///
-/// c_out(i, j) = c_in(i, j) + Σ_{s < steps} a[i * lda + s] · f32(b[32 s + j]) for i < MR, j < 32,
-/// c_in = 0 when null. The same register blocking as f32_microkernel (MR x 2 accumulators per
-/// pass; for MR <= 2 even and odd k in separate accumulators, summed at the end).
-/// Preconditions: b 64-byte aligned, MR <= f16_tile<Arch>::mr.
-template <class Arch, int MR>
-[[gnu::flatten]] inline void f16_microkernel(const float* a, std::size_t lda, const f16::block* b_blocks,
-                                             std::size_t steps, const float* c_in, std::size_t ldc_in, float* c_out,
-                                             std::size_t ldc_out) noexcept {
-  using batch = xsimd::batch<float, Arch>;
-  constexpr std::size_t lanes = batch::size;
-  constexpr int nb = 2, ku = MR <= 2 ? 2 : 1, tiles = MR * nb;
-  const std::uint16_t* b = &b_blocks->bits;
-  for (std::size_t j0 = 0; j0 < 32; j0 += nb * lanes) {
-    batch acc[ku * tiles];  // acc[(u * MR + i) * nb + j]
-    unroll<ku * tiles>([&](auto t) {
-      constexpr int u = decltype(t)::value / tiles, i = decltype(t)::value % tiles / nb, j = decltype(t)::value % nb;
-      acc[t] = (u == 0 && c_in != nullptr) ? batch::load_unaligned(c_in + i * ldc_in + j0 + j * lanes) : batch(0.0f);
-    });
-    for (std::size_t s = 0; s < steps; s += ku) {
-      unroll<ku>([&](auto u) {
-        if (u > 0 && s + u >= steps) return;
-        batch bv[nb];
-        unroll<nb>([&](auto j) { bv[j] = load_f16<Arch>(b + (s + u) * 32 + j0 + j * lanes); });
-        unroll<MR>([&](auto i) {
-          const batch av(a[i * lda + s + u]);
-          unroll<nb>([&](auto j) {
-            constexpr int t = (decltype(u)::value * MR + decltype(i)::value) * nb + decltype(j)::value;
-            acc[t] = fmadd<Arch>(av, bv[j], acc[t]);
-          });
-        });
-      });
-    }
-    unroll<tiles>([&](auto t) {
-      batch sum = acc[t];
-      if constexpr (ku == 2) sum += acc[tiles + t];
-      sum.store_unaligned(c_out + (t / nb) * ldc_out + j0 + (t % nb) * lanes);
-    });
-  }
-}
-
-/// The F16 tile policy of run_float_panels: as f32_tile (8 rows with AVX-512, 6 with AVX2), k
-/// blocks of 512 (a 32 KiB weight block per panel, the same bytes as F32's 256).
-template <class Arch>
-struct f16_tile {
-  static constexpr int mr = xsimd::batch<float, Arch>::size >= 16 ? 8 : 6;
-  static constexpr std::size_t kr = 1;
-  static constexpr std::size_t kc = 512;
-  template <int MR>
-  static void compute(const float* a, std::size_t lda, const f16::block* b, std::size_t steps, const float* c_in,
-                      std::size_t ldc_in, float* c_out, std::size_t ldc_out) noexcept {
-    f16_microkernel<Arch, MR>(a, lda, b, steps, c_in, ldc_in, c_out, ldc_out);
+/// B loader of the F16 panels: `vcvtph2ps` (load_f16), exact.
+struct f16_loader {
+  using element_type = f16::block;
+  template <class Arch>
+  static xsimd::batch<float, Arch> load(const element_type* p) noexcept {
+    return load_f16<Arch>(&p->bits);
   }
 };
+
+/// The F16 tile policy of run_float_panels: float_tile widening B with `vcvtph2ps` (8 rows with
+/// AVX-512, 6 with AVX2), k blocks of 512 (a 32 KiB weight block per panel, the same bytes as
+/// F32's 256).
+template <class Arch>
+using f16_tile = float_tile<Arch, f16_loader, 512>;
 
 }  // namespace simd_detail
 
@@ -129,20 +87,6 @@ struct f16_tile {
 /// copy at prepare; per call with M > the tile's rows and K > 512, workspace scratch.
 /// Source of the format: IEEE 754-2008 binary16 (GGUF type F16).
 template <class Arch>
-struct gemm_kernel<f16, backend::simd<Arch>> {
-  using weight_type = packed_f16;
-  using tile = simd_detail::f16_tile<Arch>;
-
-  static weight_type prepare(weight_view<f16> w, threads t) { return pack_f16(w, t); }
-
-  template <epilogue::stage E>
-  static void run(matrix_view<const float> x, const weight_type& w, matrix_view<float> y, threads t, const E& e,
-                  gemm_workspace& ws) {
-    check(t.count >= 1, errc::invalid_argument, "gemm: thread count must be >= 1");
-    const std::size_t need = simd_detail::float_panels_scratch<tile>(x.rows, w.panels(), w.padded_cols(), t);
-    if (ws.scratch.size() < need) ws.scratch.resize(need);
-    simd_detail::run_float_panels<tile>(x.data, x.row_stride, x.rows, w, y, t, e, ws.scratch.data());
-  }
-};
+struct gemm_kernel<f16, backend::simd<Arch>> : simd_detail::float_panel_kernel<f16, simd_detail::f16_tile<Arch>> {};
 
 }  // namespace lowbit

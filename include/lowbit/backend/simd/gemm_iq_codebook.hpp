@@ -58,33 +58,123 @@ inline B dword_byte(B v) noexcept {
   return (v >> (8 * Byte)) & B(0xff);
 }
 
+/// One group of 8 elements of a codebook i-quant sub-block, per lane (row): the codebook index
+/// (`index[0]`; for 4-code entries, the indices of its two halves), and the sign byte (bit j
+/// negates element j) or, for the shifted IQ1 codes, the `vpshufb` offset of the shift sign
+/// (0 for +, 0x04 in every byte for -).
+template <class B>
+struct iq_group {
+  B index[2];
+  B signs;
+};
+
+/// 8 g + 1 at index (g & 3), 8 g - 1 at index 4 + (g & 3) (index 2 and 6 unused): the IQ1 value
+/// 8 (grid[j] ± 1/8), an integer in {-9, ..., 9}, looked up from the grid byte (0xff, 0, 1 for -1,
+/// 0, 1: its low 2 bits) and the shift sign.
+inline constexpr std::int8_t iq1_shifted_codes[16] = {1, 9, 0, -7, -1, 7, 0, -9, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/// The base of block_dot_traits<F> for the codebook i-quants: `decode`, written once over what
+/// differs by format, and the loads the formats share. EntryCodes: 8 (one 8-code grid entry per
+/// group, `vpgatherdq`) or 4 (two 4-code entries, `vpgatherdd`); Shifted: IQ1's 8 grid ± 1 by
+/// `vpshufb`, else signed magnitudes. The traits (`Codes`) provide `Codes::grid()` (the table), `Codes::load<V>(rec, h,
+/// a)` (the registers of sub-block a, any type), `Codes::group<L>(registers)` (iq_group of group L) and
+/// `Codes::scales<V>(rec, h, a, registers, dw)` (the f32 weight scales of sub-block a: dw[0], and dw[1] with
+/// split_halves).
+template <class F, int EntryCodes, bool Shifted>
+struct iq_codebook_decode {
+  static constexpr bool lut = true;
+  static constexpr int entry_codes = EntryCodes;
+  static constexpr bool shifted = Shifted;
+
+  /// Chunk j of the panel record (lane r: code bytes 4j..4j+3 of row r of the tile half h).
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static B chunk(const std::uint8_t* rec, std::size_t h, std::size_t j) noexcept {
+    return V::load(rec + chunk_at<V>(j, h));
+  }
+  /// The fp16 header field `field` of every row, as f32.
+  template <class V>
+  static xsimd::batch<float, typename V::arch> fp16_field(const std::uint8_t* rec, std::size_t h,
+                                                          std::size_t field) noexcept {
+    return xsimd::batch<float, typename V::arch>(V::fp16(rec + block_record<F>::field_offset(field) + 2 * V::rows * h));
+  }
+  /// Byte `at` of the byte-plane header field `field` of every row, widened to int32.
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static B byte_field(const std::uint8_t* rec, std::size_t h, std::size_t field, std::size_t at) noexcept {
+    return V::widen_u8(rec + block_record<F>::field_offset(field) + 16 * at + V::rows * h);
+  }
+
+  template <class V>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+                     typename V::fvec* dw) noexcept {
+    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+    using Codes = block_dot_traits<F>;
+    const auto regs = Codes::template load<V>(rec, h, a);
+    const auto table = [] {
+      if constexpr (Codes::shifted) {
+        return V::bytes16(iq1_shifted_codes);
+      } else {
+        return 0;
+      }
+    }();
+    iq_unroll<4>([&](auto lc) {
+      constexpr int l = decltype(lc)::value;
+      const iq_group<ib> g = Codes::template group<l>(regs);
+      if constexpr (Codes::entry_codes == 4) {
+        op[2 * l] = V::template signed_codes<0>(V::grid4(Codes::grid(), g.index[0]), g.signs);
+        op[2 * l + 1] = V::template signed_codes<1>(V::grid4(Codes::grid(), g.index[1]), g.signs);
+      } else {
+        typename V::ivec lo, hi;
+        V::grid8(Codes::grid(), g.index[0], lo, hi);
+        if constexpr (Codes::shifted) {
+          op[2 * l] = V::biased(V::lookup(table, (ib(lo) & ib(0x03030303)) | g.signs));
+          op[2 * l + 1] = V::biased(V::lookup(table, (ib(hi) & ib(0x03030303)) | g.signs));
+        } else {
+          op[2 * l] = V::template signed_codes<0>(lo, g.signs);
+          op[2 * l + 1] = V::template signed_codes<1>(hi, g.signs);
+        }
+      }
+    });
+    Codes::template scales<V>(rec, h, a, regs, dw);
+  }
+};
+
+/// The f32 weight scale d (0.5 + ls) / 4 of the IQ2 formats, per lane.
+template <class V, class B>
+inline typename V::fvec iq2_scale(const xsimd::batch<float, typename V::arch>& d, B ls) noexcept {
+  using fb = xsimd::batch<float, typename V::arch>;
+  return d * (xsimd::to_float(ls) + fb(0.5f)) * fb(0.25f);
+}
+
+/// IQ2_XS and IQ2_S: the scales of the two halves of a sub-block, from the nibbles of `sc`.
+template <class V, class B>
+inline void iq2_half_scales(const xsimd::batch<float, typename V::arch>& d, B sc, typename V::fvec* dw) noexcept {
+  dw[0] = iq2_scale<V>(d, sc & B(15));
+  dw[1] = iq2_scale<V>(d, (sc >> 4) & B(15));
+}
+
 /// IQ2_XXS (ggml `block_iq2_xxs`, ggml/src/ggml-common.h): d @0 (fp16), qs @2 (64 bytes). Sub-block
 /// a (32 elements) is chunk 2a (byte l = grid index of group l) and chunk 2a + 1 (bits 7l..7l+6 the
 /// sign index of group l, bits 28..31 the scale code ls); value = d (0.5 + ls) / 4 grid[j] sign_j
 /// (ggml `dequantize_row_iq2_xxs`, ggml/src/ggml-quants.c).
 template <>
-struct block_dot_traits<ggml::iq2_xxs> {
+struct block_dot_traits<ggml::iq2_xxs> : iq_codebook_decode<ggml::iq2_xxs, 8, false> {
   static constexpr std::size_t code_src = 2, code_bytes = 64;
   static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
-  static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+  static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq2xxs_grid.data(); }
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
+    return std::array<B, 2>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1)};
+  }
+  template <int L, class B>
+  static iq_group<B> group(const std::array<B, 2>& r) noexcept {  // r: indices, aux
+    return {{dword_byte<L>(r[0]), B(0)}, iq_sign_byte((r[1] >> (7 * L)) & B(127))};
+  }
+  template <class V, class B>
+  static void scales(const std::uint8_t* rec, std::size_t h, std::size_t, const std::array<B, 2>& r,
                      typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    using fb = xsimd::batch<float, typename V::arch>;
-    const ib idx = V::load(rec + chunk_at<V>(2 * a, h));
-    const ib aux = V::load(rec + chunk_at<V>(2 * a + 1, h));
-    iq_unroll<4>([&](auto lc) {
-      constexpr int l = decltype(lc)::value;
-      typename V::ivec lo, hi;
-      V::grid8(ggml::iq_grids::iq2xxs_grid.data(), dword_byte<l>(idx), lo, hi);
-      const ib signs = iq_sign_byte((aux >> (7 * l)) & ib(127));
-      op[2 * l] = V::template signed_codes<0>(lo, signs);
-      op[2 * l + 1] = V::template signed_codes<1>(hi, signs);
-    });
-    const fb d(V::fp16(rec + block_record<ggml::iq2_xxs>::field_offset(0) + 2 * V::rows * h));
-    dw[0] = d * (xsimd::to_float((aux >> 28) & ib(15)) + fb(0.5f)) * fb(0.25f);
+    const auto d = fp16_field<V>(rec, h, 0);
+    dw[0] = iq2_scale<V>(d, (r[1] >> 28) & B(15));
   }
 };
 
@@ -93,31 +183,26 @@ struct block_dot_traits<ggml::iq2_xxs> {
 /// for its last 16). Sub-block a is chunks 2a, 2a + 1 (group l in u16 l % 2 of chunk 2a + l / 2);
 /// value = d (0.5 + ls) / 4 grid[j] sign_j (ggml `dequantize_row_iq2_xs`).
 template <>
-struct block_dot_traits<ggml::iq2_xs> {
+struct block_dot_traits<ggml::iq2_xs> : iq_codebook_decode<ggml::iq2_xs, 8, false> {
   static constexpr std::size_t code_src = 2, code_bytes = 64;
   static constexpr std::array<header_field, 2> fields{{{0, 2, 1}, {66, 1, 8}}};
-  static constexpr bool lut = true;
   static constexpr bool split_halves = true;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+  static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq2xs_grid.data(); }
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
+    return std::array<B, 2>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1)};
+  }
+  template <int L, class B>
+  static iq_group<B> group(const std::array<B, 2>& pair) noexcept {
+    const B q = (pair[L / 2] >> (16 * (L % 2))) & B(0xffff);
+    return {{q & B(511), B(0)}, iq_sign_byte((q >> 9) & B(127))};
+  }
+  template <class V, class B>
+  static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 2>&,
                      typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    using fb = xsimd::batch<float, typename V::arch>;
-    using record = block_record<ggml::iq2_xs>;
-    const ib pair[2] = {ib(V::load(rec + chunk_at<V>(2 * a, h))), ib(V::load(rec + chunk_at<V>(2 * a + 1, h)))};
-    iq_unroll<4>([&](auto lc) {
-      constexpr int l = decltype(lc)::value;
-      const ib q = (pair[l / 2] >> (16 * (l % 2))) & ib(0xffff);
-      typename V::ivec lo, hi;
-      V::grid8(ggml::iq_grids::iq2xs_grid.data(), q & ib(511), lo, hi);
-      const ib signs = iq_sign_byte((q >> 9) & ib(127));
-      op[2 * l] = V::template signed_codes<0>(lo, signs);
-      op[2 * l + 1] = V::template signed_codes<1>(hi, signs);
-    });
-    const fb d(V::fp16(rec + record::field_offset(0) + 2 * V::rows * h));
-    const ib sc = V::widen_u8(rec + record::field_offset(1) + 16 * a + V::rows * h);
-    dw[0] = d * (xsimd::to_float(sc & ib(15)) + fb(0.5f)) * fb(0.25f);
-    dw[1] = d * (xsimd::to_float((sc >> 4) & ib(15)) + fb(0.5f)) * fb(0.25f);
+    const auto d = fp16_field<V>(rec, h, 0);
+    const B sc = byte_field<V>(rec, h, 1, a);
+    iq2_half_scales<V>(d, sc, dw);
   }
 };
 
@@ -126,33 +211,25 @@ struct block_dot_traits<ggml::iq2_xs> {
 /// Sub-block a: chunk a (index bytes), chunk 8 + a (sign bytes, all 8 signs free); value =
 /// d (0.5 + ls) / 4 grid[j] sign_j (ggml `dequantize_row_iq2_s`).
 template <>
-struct block_dot_traits<ggml::iq2_s> {
+struct block_dot_traits<ggml::iq2_s> : iq_codebook_decode<ggml::iq2_s, 8, false> {
   static constexpr std::size_t code_src = 2, code_bytes = 64;
   static constexpr std::array<header_field, 3> fields{{{0, 2, 1}, {66, 1, 8}, {74, 1, 8}}};
-  static constexpr bool lut = true;
   static constexpr bool split_halves = true;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+  static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq2s_grid.data(); }
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
+    return std::array<B, 3>{chunk<V>(rec, h, a), chunk<V>(rec, h, 8 + a), byte_field<V>(rec, h, 1, a)};
+  }
+  template <int L, class B>
+  static iq_group<B> group(const std::array<B, 3>& r) noexcept {  // r: low index bytes, sign bytes, qh
+    return {{dword_byte<L>(r[0]) | (((r[2] >> (2 * L)) & B(3)) << 8), B(0)}, dword_byte<L>(r[1])};
+  }
+  template <class V, class B>
+  static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 3>&,
                      typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    using fb = xsimd::batch<float, typename V::arch>;
-    using record = block_record<ggml::iq2_s>;
-    const ib low = V::load(rec + chunk_at<V>(a, h));
-    const ib sign_bytes = V::load(rec + chunk_at<V>(8 + a, h));
-    const ib qh = V::widen_u8(rec + record::field_offset(1) + 16 * a + V::rows * h);
-    iq_unroll<4>([&](auto lc) {
-      constexpr int l = decltype(lc)::value;
-      const ib index = dword_byte<l>(low) | (((qh >> (2 * l)) & ib(3)) << 8);
-      typename V::ivec lo, hi;
-      V::grid8(ggml::iq_grids::iq2s_grid.data(), index, lo, hi);
-      const ib signs = dword_byte<l>(sign_bytes);
-      op[2 * l] = V::template signed_codes<0>(lo, signs);
-      op[2 * l + 1] = V::template signed_codes<1>(hi, signs);
-    });
-    const fb d(V::fp16(rec + record::field_offset(0) + 2 * V::rows * h));
-    const ib sc = V::widen_u8(rec + record::field_offset(2) + 16 * a + V::rows * h);
-    dw[0] = d * (xsimd::to_float(sc & ib(15)) + fb(0.5f)) * fb(0.25f);
-    dw[1] = d * (xsimd::to_float((sc >> 4) & ib(15)) + fb(0.5f)) * fb(0.25f);
+    const auto d = fp16_field<V>(rec, h, 0);
+    const B sc = byte_field<V>(rec, h, 2, a);
+    iq2_half_scales<V>(d, sc, dw);
   }
 };
 
@@ -161,28 +238,26 @@ struct block_dot_traits<ggml::iq2_s> {
 /// indexes elements 4q..4q+3), aux chunk 16 + a; value = d (0.5 + ls) / 2 grid[j] sign_j (ggml
 /// `dequantize_row_iq3_xxs`).
 template <>
-struct block_dot_traits<ggml::iq3_xxs> {
+struct block_dot_traits<ggml::iq3_xxs> : iq_codebook_decode<ggml::iq3_xxs, 4, false> {
   static constexpr std::size_t code_src = 2, code_bytes = 96;
   static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
-  static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+  static const std::uint32_t* grid() noexcept { return ggml::iq_grids::iq3xxs_grid.data(); }
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
+    return std::array<B, 3>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1), chunk<V>(rec, h, 16 + a)};
+  }
+  template <int L, class B>
+  static iq_group<B> group(const std::array<B, 3>& r) noexcept {  // r: index words 0, 1, aux
+    return {{dword_byte<(2 * L) % 4>(r[L / 2]), dword_byte<(2 * L + 1) % 4>(r[L / 2])},
+            iq_sign_byte((r[2] >> (7 * L)) & B(127))};
+  }
+  template <class V, class B>
+  static void scales(const std::uint8_t* rec, std::size_t h, std::size_t, const std::array<B, 3>& r,
                      typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
     using fb = xsimd::batch<float, typename V::arch>;
-    const ib idx[2] = {ib(V::load(rec + chunk_at<V>(2 * a, h))), ib(V::load(rec + chunk_at<V>(2 * a + 1, h)))};
-    const ib aux = V::load(rec + chunk_at<V>(16 + a, h));
-    iq_unroll<4>([&](auto lc) {
-      constexpr int l = decltype(lc)::value;
-      const ib signs = iq_sign_byte((aux >> (7 * l)) & ib(127));
-      const ib i0 = dword_byte<(2 * l) % 4>(idx[l / 2]);
-      const ib i1 = dword_byte<(2 * l + 1) % 4>(idx[l / 2]);
-      op[2 * l] = V::template signed_codes<0>(V::grid4(ggml::iq_grids::iq3xxs_grid.data(), i0), signs);
-      op[2 * l + 1] = V::template signed_codes<1>(V::grid4(ggml::iq_grids::iq3xxs_grid.data(), i1), signs);
-    });
-    const fb d(V::fp16(rec + block_record<ggml::iq3_xxs>::field_offset(0) + 2 * V::rows * h));
-    dw[0] = d * (xsimd::to_float((aux >> 28) & ib(15)) + fb(0.5f)) * fb(0.5f);
+    const fb d = fp16_field<V>(rec, h, 0);
+    dw[0] = d * (xsimd::to_float((r[2] >> 28) & B(15)) + fb(0.5f)) * fb(0.5f);
   }
 };
 
@@ -192,32 +267,30 @@ struct block_dot_traits<ggml::iq3_xxs> {
 /// low nibble for sub-block 2s, high for 2s + 1). value = d (1 + 2 ls) grid[j] sign_j (ggml
 /// `dequantize_row_iq3_s`).
 template <>
-struct block_dot_traits<ggml::iq3_s> {
+struct block_dot_traits<ggml::iq3_s> : iq_codebook_decode<ggml::iq3_s, 4, false> {
   static constexpr std::size_t code_src = 2, code_bytes = 104;
   static constexpr std::array<header_field, 2> fields{{{0, 2, 1}, {106, 1, 4}}};
-  static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+  static const std::uint32_t* grid() noexcept { return ggml::iq_grids::iq3s_grid.data(); }
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
+    return std::array<B, 4>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1),
+                            (B(chunk<V>(rec, h, 16 + a / 4)) >> static_cast<int>(8 * (a % 4))) & B(0xff),
+                            chunk<V>(rec, h, 18 + a)};
+  }
+  template <int L, class B>
+  static iq_group<B> group(const std::array<B, 4>& r) noexcept {  // r: index words 0, 1, qh, sign bytes
+    return {{dword_byte<(2 * L) % 4>(r[L / 2]) | (((r[2] >> (2 * L)) & B(1)) << 8),
+             dword_byte<(2 * L + 1) % 4>(r[L / 2]) | (((r[2] >> (2 * L + 1)) & B(1)) << 8)},
+            dword_byte<L>(r[3])};
+  }
+  template <class V, class B>
+  static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 4>&,
                      typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    using fb = xsimd::batch<float, typename V::arch>;
-    using record = block_record<ggml::iq3_s>;
-    const ib idx[2] = {ib(V::load(rec + chunk_at<V>(2 * a, h))), ib(V::load(rec + chunk_at<V>(2 * a + 1, h)))};
-    const ib qh = (ib(V::load(rec + chunk_at<V>(16 + a / 4, h))) >> static_cast<int>(8 * (a % 4))) & ib(0xff);
-    const ib sign_bytes = V::load(rec + chunk_at<V>(18 + a, h));
-    iq_unroll<4>([&](auto lc) {
-      constexpr int l = decltype(lc)::value;
-      const ib signs = dword_byte<l>(sign_bytes);
-      const ib i0 = dword_byte<(2 * l) % 4>(idx[l / 2]) | (((qh >> (2 * l)) & ib(1)) << 8);
-      const ib i1 = dword_byte<(2 * l + 1) % 4>(idx[l / 2]) | (((qh >> (2 * l + 1)) & ib(1)) << 8);
-      op[2 * l] = V::template signed_codes<0>(V::grid4(ggml::iq_grids::iq3s_grid.data(), i0), signs);
-      op[2 * l + 1] = V::template signed_codes<1>(V::grid4(ggml::iq_grids::iq3s_grid.data(), i1), signs);
-    });
-    const fb d(V::fp16(rec + record::field_offset(0) + 2 * V::rows * h));
-    const ib sc = V::widen_u8(rec + record::field_offset(1) + 16 * (a / 2) + V::rows * h);
-    const ib ls = (sc >> static_cast<int>(4 * (a % 2))) & ib(15);
-    dw[0] = d * xsimd::to_float(ib(1) + (ls << 1));
+    const auto d = fp16_field<V>(rec, h, 0);
+    const B sc = byte_field<V>(rec, h, 1, (a / 2));
+    const B ls = (sc >> static_cast<int>(4 * (a % 2))) & B(15);
+    dw[0] = d * xsimd::to_float(B(1) + (ls << 1));
   }
 };
 
@@ -225,34 +298,28 @@ struct block_dot_traits<ggml::iq3_s> {
 /// chunk a = sub-block a's 4 groups), qh (8 u16, chunks 8..11: u16 a % 2 of chunk 8 + a / 2: bits
 /// 3l..3l+2 index bits 8..10 of group l, bits 12..14 ls, bit 15 the shift sign). value =
 /// d (2 ls + 1) (grid[j] ± 1/8) = d (2 ls + 1) / 8 (8 grid[j] ± 1), the integer in {-9, ..., 9}
-/// looked up by `vpshufb` from the grid byte (0xff, 0, 1 for -1, 0, 1: its low 2 bits) and the
-/// shift sign (ggml `dequantize_row_iq1_s`, IQ1S_DELTA = 0.125).
+/// looked up by `vpshufb` (iq1_shifted_codes) (ggml `dequantize_row_iq1_s`, IQ1S_DELTA = 0.125).
 template <>
-struct block_dot_traits<ggml::iq1_s> {
+struct block_dot_traits<ggml::iq1_s> : iq_codebook_decode<ggml::iq1_s, 8, true> {
   static constexpr std::size_t code_src = 2, code_bytes = 48;
   static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
-  static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  /// 8 g + 1 at index (g & 3), 8 g - 1 at index 4 + (g & 3) (index 2 and 6 unused).
-  static constexpr std::int8_t shifted[16] = {1, 9, 0, -7, -1, 7, 0, -9, 0, 0, 0, 0, 0, 0, 0, 0};
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+  static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq1s_grid.data(); }
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
+    const B qh = (B(chunk<V>(rec, h, 8 + a / 2)) >> static_cast<int>(16 * (a % 2))) & B(0xffff);
+    return std::array<B, 3>{chunk<V>(rec, h, a), qh, ((qh >> 15) & B(1)) * B(0x04040404)};
+  }
+  template <int L, class B>
+  static iq_group<B> group(const std::array<B, 3>& r) noexcept {  // r: low index bytes, qh, shift offset
+    return {{dword_byte<L>(r[0]) | (((r[1] >> (3 * L)) & B(7)) << 8), B(0)}, r[2]};
+  }
+  template <class V, class B>
+  static void scales(const std::uint8_t* rec, std::size_t h, std::size_t, const std::array<B, 3>& r,
                      typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
     using fb = xsimd::batch<float, typename V::arch>;
-    const ib low = V::load(rec + chunk_at<V>(a, h));
-    const ib qh = (ib(V::load(rec + chunk_at<V>(8 + a / 2, h))) >> static_cast<int>(16 * (a % 2))) & ib(0xffff);
-    const ib minus = ((qh >> 15) & ib(1)) * ib(0x04040404);
-    const typename V::ivec table = V::bytes16(shifted);
-    iq_unroll<4>([&](auto lc) {
-      constexpr int l = decltype(lc)::value;
-      typename V::ivec lo, hi;
-      V::grid8(ggml::iq_grids::iq1s_grid.data(), dword_byte<l>(low) | (((qh >> (3 * l)) & ib(7)) << 8), lo, hi);
-      op[2 * l] = V::biased(V::lookup(table, (ib(lo) & ib(0x03030303)) | minus));
-      op[2 * l + 1] = V::biased(V::lookup(table, (ib(hi) & ib(0x03030303)) | minus));
-    });
-    const fb d(V::fp16(rec + block_record<ggml::iq1_s>::field_offset(0) + 2 * V::rows * h));
-    dw[0] = d * xsimd::to_float(ib(1) + (((qh >> 12) & ib(7)) << 1)) * fb(0.125f);
+    const fb d = fp16_field<V>(rec, h, 0);
+    dw[0] = d * xsimd::to_float(B(1) + (((r[1] >> 12) & B(7)) << 1)) * fb(0.125f);
   }
 };
 
@@ -263,38 +330,35 @@ struct block_dot_traits<ggml::iq1_s> {
 /// one shift sign per group of 8 and one ls per 16 elements (ggml `dequantize_row_iq1_m`, IQ1M_DELTA
 /// = 0.125).
 template <>
-struct block_dot_traits<ggml::iq1_m> {
+struct block_dot_traits<ggml::iq1_m> : iq_codebook_decode<ggml::iq1_m, 8, true> {
   static constexpr std::size_t code_src = 0, code_bytes = 56;
   static constexpr std::array<header_field, 0> fields{};
-  static constexpr bool lut = true;
   static constexpr bool split_halves = true;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
+  static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq1s_grid.data(); }
+  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
+    return std::array<B, 2>{chunk<V>(rec, h, a),
+                            (B(chunk<V>(rec, h, 8 + a / 2)) >> static_cast<int>(16 * (a % 2))) & B(0xffff)};
+  }
+  template <int L, class B>
+  static iq_group<B> group(const std::array<B, 2>& r) noexcept {  // r: low index bytes, qh
+    const B nibble = (r[1] >> (4 * L)) & B(15);
+    return {{dword_byte<L>(r[0]) | ((nibble & B(7)) << 8), B(0)}, (nibble >> 3) * B(0x04040404)};
+  }
+  template <class V, class B>
+  static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 2>&,
                      typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
     using fb = xsimd::batch<float, typename V::arch>;
-    const ib low = V::load(rec + chunk_at<V>(a, h));
-    const ib qh = (ib(V::load(rec + chunk_at<V>(8 + a / 2, h))) >> static_cast<int>(16 * (a % 2))) & ib(0xffff);
-    const typename V::ivec table = V::bytes16(block_dot_traits<ggml::iq1_s>::shifted);
-    iq_unroll<4>([&](auto lc) {
-      constexpr int l = decltype(lc)::value;
-      const ib nibble = (qh >> (4 * l)) & ib(15);
-      const ib minus = (nibble >> 3) * ib(0x04040404);
-      typename V::ivec lo, hi;
-      V::grid8(ggml::iq_grids::iq1s_grid.data(), dword_byte<l>(low) | ((nibble & ib(7)) << 8), lo, hi);
-      op[2 * l] = V::biased(V::lookup(table, (ib(lo) & ib(0x03030303)) | minus));
-      op[2 * l + 1] = V::biased(V::lookup(table, (ib(hi) & ib(0x03030303)) | minus));
-    });
-    const ib w01 = V::load(rec + chunk_at<V>(12, h));  // sc[0] | sc[1] << 16
-    const ib w23 = V::load(rec + chunk_at<V>(13, h));  // sc[2] | sc[3] << 16
-    const ib d_bits =
-        ((w01 >> 12) & ib(0xf)) | ((w01 >> 24) & ib(0xf0)) | ((w23 >> 4) & ib(0xf00)) | ((w23 >> 16) & ib(0xf000));
+    const B w01 = chunk<V>(rec, h, 12);  // sc[0] | sc[1] << 16
+    const B w23 = chunk<V>(rec, h, 13);  // sc[2] | sc[3] << 16
+    const B d_bits =
+        ((w01 >> 12) & B(0xf)) | ((w01 >> 24) & B(0xf0)) | ((w23 >> 4) & B(0xf00)) | ((w23 >> 16) & B(0xf000));
     const fb d(V::fp16_lanes(d_bits));
     const std::size_t k = a / 2;  // scale word sc[k] covers sub-blocks 2k, 2k + 1
-    const ib sc = ((k < 2 ? w01 : w23) >> static_cast<int>(16 * (k % 2))) & ib(0xffff);
+    const B sc = ((k < 2 ? w01 : w23) >> static_cast<int>(16 * (k % 2))) & B(0xffff);
     const int shift = static_cast<int>(6 * (a % 2));
-    dw[0] = d * xsimd::to_float(ib(1) + (((sc >> shift) & ib(7)) << 1)) * fb(0.125f);
-    dw[1] = d * xsimd::to_float(ib(1) + (((sc >> (shift + 3)) & ib(7)) << 1)) * fb(0.125f);
+    dw[0] = d * xsimd::to_float(B(1) + (((sc >> shift) & B(7)) << 1)) * fb(0.125f);
+    dw[1] = d * xsimd::to_float(B(1) + (((sc >> (shift + 3)) & B(7)) << 1)) * fb(0.125f);
   }
 };
 

@@ -87,51 +87,45 @@ struct iq1_m {
   /// throws lowbit::error{errc::shape_mismatch} if n % 256 != 0, {errc::invalid_argument} if an
   /// element of x is not finite or an importance is negative or not finite. Allocates scratch.
   static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
-    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
-    static const std::vector<float> grid = detail::expand_grid<8>(iq_grids::iq1s_grid, true);
-    constexpr std::size_t entries = 2048;
-    std::vector<float> storage(32 * 4 * entries);
-    std::array<detail::quant_unit, 32> units;
-    detail::normalized_block nb;
-    for (std::size_t ibl = 0; ibl < n / block_size; ++ibl) {
-      block& y = out[ibl];
-      y = block{};
-      detail::normalize_block(x + ibl * block_size, importance ? importance + ibl * block_size : nullptr, nb);
-      if (nb.all_zero) continue;
-      const auto amax = detail::sub_block_amax(nb, 16);
-      block best{};
-      double best_error = 0.0;
-      for (int sign = 0; sign < 2; ++sign) {
-        const detail::normalized_block& v = sign == 0 ? nb : detail::negated(nb);
-        for (std::size_t g = 0; g < 32; ++g) {
-          detail::build_shifted_unit(grid.data(), entries, &v.x[8 * g], &v.w[8 * g], 1, delta,
-                                     storage.data() + g * 4 * entries, units[g]);
-        }
-        detail::scale_search<scale_rule> search(units, 16, amax.data(), 0.875f, 1.125f, v.exponent);
-        const detail::scale_choice c = search.run();
-        if (sign == 0) best_error = c.error;  // d = 0 at worst
-        if (fp16_to_f32(c.d) == 0.0f || (sign == 1 && !(c.error < best_error))) continue;
-        best_error = c.error;
-        best = block{};
-        const auto d_bits = static_cast<std::uint16_t>(c.d | (sign == 1 ? 0x8000u : 0u));
-        for (std::size_t g = 0; g < 32; ++g) {
-          detail::unit_choice uc;
-          double sa = 0.0, sb = 0.0;
-          detail::unit_choose(units[g], search.sub_scale(c, g / 2), uc, sa, sb);
-          best.qs[g] = static_cast<std::uint8_t>(uc.index[0] & 0xff);
-          const unsigned h = (uc.index[0] >> 8) | (uc.option == 1 ? 8u : 0u);
-          best.qh[g / 2] = static_cast<std::uint8_t>(best.qh[g / 2] | h << (4 * (g % 2)));
-        }
-        for (std::size_t k = 0; k < 4; ++k) {
-          unsigned word = static_cast<unsigned>((d_bits >> (4 * k)) & 0xf) << 12;
-          for (std::size_t i = 0; i < 4; ++i) word |= static_cast<unsigned>(c.ls[4 * k + i]) << (3 * i);
-          best.scales[2 * k] = static_cast<std::uint8_t>(word);
-          best.scales[2 * k + 1] = static_cast<std::uint8_t>(word >> 8);
-        }
-      }
-      y = best;
-    }
+    detail::quantize_iq_row<row_encoder>(x, importance, n, out);
   }
+
+  /// IQ1_M's own part of quantize_row (detail::iq_row_encoder): one unit per group of 8 (the 2048
+  /// entries of iq1s_grid under both shift signs), 16 scale codes, d < 0 searched too (d's bits in
+  /// the top nibbles of the scale words).
+  struct row_encoder {
+    using format = iq1_m;
+    static constexpr std::size_t units = 32, unit_floats = 4 * 2048, sub_blocks = 16;
+    static constexpr float grid_min = 0.875f, grid_max = 1.125f;
+    static constexpr bool both_signs = true;
+    static const std::vector<float>& grid() {
+      static const std::vector<float> g = detail::expand_grid<8>(iq_grids::iq1s_grid, true);
+      return g;
+    }
+    static void build_unit(const float* grid, const detail::normalized_block& v, std::size_t g, float* storage,
+                           detail::quant_unit& unit) {
+      detail::build_shifted_unit(grid, 2048, &v.x[8 * g], &v.w[8 * g], 1, delta, storage, unit);
+    }
+    template <class Search, class Units>
+    static void encode(block& y, const detail::scale_choice& c, const Search& search, const Units& units,
+                       const detail::normalized_block&, int sign) {
+      const auto d_bits = static_cast<std::uint16_t>(c.d | (sign == 1 ? 0x8000u : 0u));
+      for (std::size_t g = 0; g < 32; ++g) {
+        detail::unit_choice uc;
+        double sa = 0.0, sb = 0.0;
+        detail::unit_choose(units[g], search.sub_scale(c, g / 2), uc, sa, sb);
+        y.qs[g] = static_cast<std::uint8_t>(uc.index[0] & 0xff);
+        const unsigned h = (uc.index[0] >> 8) | (uc.option == 1 ? 8u : 0u);
+        y.qh[g / 2] = static_cast<std::uint8_t>(y.qh[g / 2] | h << (4 * (g % 2)));
+      }
+      for (std::size_t k = 0; k < 4; ++k) {
+        unsigned word = static_cast<unsigned>((d_bits >> (4 * k)) & 0xf) << 12;
+        for (std::size_t i = 0; i < 4; ++i) word |= static_cast<unsigned>(c.ls[4 * k + i]) << (3 * i);
+        y.scales[2 * k] = static_cast<std::uint8_t>(word);
+        y.scales[2 * k + 1] = static_cast<std::uint8_t>(word >> 8);
+      }
+    }
+  };
 };
 static_assert(sizeof(iq1_m::block) == iq1_m::block_bytes);
 

@@ -77,48 +77,42 @@ struct iq1_s {
   /// throws lowbit::error{errc::shape_mismatch} if n % 256 != 0, {errc::invalid_argument} if an
   /// element of x is not finite or an importance is negative or not finite. Allocates scratch.
   static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
-    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
-    static const std::vector<float> grid = detail::expand_grid<8>(iq_grids::iq1s_grid, true);
-    constexpr std::size_t entries = 2048;
-    std::vector<float> storage(8 * 4 * 4 * entries);
-    std::array<detail::quant_unit, 8> units;
-    detail::normalized_block nb;
-    for (std::size_t ibl = 0; ibl < n / block_size; ++ibl) {
-      block& y = out[ibl];
-      y = block{};
-      detail::normalize_block(x + ibl * block_size, importance ? importance + ibl * block_size : nullptr, nb);
-      if (nb.all_zero) continue;
-      const auto amax = detail::sub_block_amax(nb, 32);
-      block best{};
-      double best_error = 0.0;
-      for (int sign = 0; sign < 2; ++sign) {
-        const detail::normalized_block& v = sign == 0 ? nb : detail::negated(nb);
-        for (std::size_t ib = 0; ib < 8; ++ib) {
-          detail::build_shifted_unit(grid.data(), entries, &v.x[32 * ib], &v.w[32 * ib], 4, delta,
-                                     storage.data() + ib * 16 * entries, units[ib]);
-        }
-        detail::scale_search<scale_rule> search(units, 8, amax.data(), 0.875f, 1.125f, v.exponent);
-        const detail::scale_choice c = search.run();
-        if (sign == 0) best_error = c.error;  // d = 0 at worst
-        if (fp16_to_f32(c.d) == 0.0f || (sign == 1 && !(c.error < best_error))) continue;
-        best_error = c.error;
-        best = block{};
-        best.d = static_cast<std::uint16_t>(c.d | (sign == 1 ? 0x8000u : 0u));
-        for (std::size_t ib = 0; ib < 8; ++ib) {
-          detail::unit_choice uc;
-          double sa = 0.0, sb = 0.0;
-          detail::unit_choose(units[ib], search.sub_scale(c, ib), uc, sa, sb);
-          std::uint16_t qh = static_cast<std::uint16_t>(c.ls[ib] << 12 | (uc.option == 1 ? 0x8000u : 0u));
-          for (std::size_t l = 0; l < 4; ++l) {
-            best.qs[4 * ib + l] = static_cast<std::uint8_t>(uc.index[l] & 0xff);
-            qh = static_cast<std::uint16_t>(qh | (uc.index[l] >> 8) << (3 * l));
-          }
-          best.qh[ib] = qh;
-        }
-      }
-      y = best;
-    }
+    detail::quantize_iq_row<row_encoder>(x, importance, n, out);
   }
+
+  /// IQ1_S's own part of quantize_row (detail::iq_row_encoder): one unit per sub-block of 32 (four
+  /// groups of the 2048 entries of iq1s_grid under both shift signs), 8 scale codes, d < 0 searched
+  /// too (its sign in bit 15 of d).
+  struct row_encoder {
+    using format = iq1_s;
+    static constexpr std::size_t units = 8, unit_floats = 16 * 2048, sub_blocks = 8;
+    static constexpr float grid_min = 0.875f, grid_max = 1.125f;
+    static constexpr bool both_signs = true;
+    static const std::vector<float>& grid() {
+      static const std::vector<float> g = detail::expand_grid<8>(iq_grids::iq1s_grid, true);
+      return g;
+    }
+    static void build_unit(const float* grid, const detail::normalized_block& v, std::size_t ib, float* storage,
+                           detail::quant_unit& unit) {
+      detail::build_shifted_unit(grid, 2048, &v.x[32 * ib], &v.w[32 * ib], 4, delta, storage, unit);
+    }
+    template <class Search, class Units>
+    static void encode(block& y, const detail::scale_choice& c, const Search& search, const Units& units,
+                       const detail::normalized_block&, int sign) {
+      y.d = static_cast<std::uint16_t>(c.d | (sign == 1 ? 0x8000u : 0u));
+      for (std::size_t ib = 0; ib < 8; ++ib) {
+        detail::unit_choice uc;
+        double sa = 0.0, sb = 0.0;
+        detail::unit_choose(units[ib], search.sub_scale(c, ib), uc, sa, sb);
+        std::uint16_t qh = static_cast<std::uint16_t>(c.ls[ib] << 12 | (uc.option == 1 ? 0x8000u : 0u));
+        for (std::size_t l = 0; l < 4; ++l) {
+          y.qs[4 * ib + l] = static_cast<std::uint8_t>(uc.index[l] & 0xff);
+          qh = static_cast<std::uint16_t>(qh | (uc.index[l] >> 8) << (3 * l));
+        }
+        y.qh[ib] = qh;
+      }
+    }
+  };
 };
 static_assert(sizeof(iq1_s::block) == iq1_s::block_bytes);
 

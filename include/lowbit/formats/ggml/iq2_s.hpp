@@ -74,25 +74,28 @@ struct iq2_s {
   /// throws lowbit::error{errc::shape_mismatch} if n % 256 != 0, {errc::invalid_argument} if an
   /// element of x is not finite or an importance is negative or not finite. Allocates scratch.
   static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
-    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
-    static const std::vector<float> grid = detail::expand_grid<8>(iq_grids::iq2s_grid, false);
-    constexpr std::size_t entries = 1024;
-    std::vector<float> storage(32 * 2 * entries);
-    std::array<detail::quant_unit, 32> units;
-    detail::normalized_block nb;
-    for (std::size_t ibl = 0; ibl < n / block_size; ++ibl) {
-      block& y = out[ibl];
-      y = block{};
-      detail::normalize_block(x + ibl * block_size, importance ? importance + ibl * block_size : nullptr, nb);
-      if (nb.all_zero) continue;
-      for (std::size_t g = 0; g < 32; ++g) {
-        detail::build_grid8_unit(grid.data(), entries, &nb.x[8 * g], &nb.xa[8 * g], &nb.w[8 * g], false,
-                                 storage.data() + g * 2 * entries, units[g]);
-      }
-      const auto amax = detail::sub_block_amax(nb, 16);
-      detail::scale_search<scale_rule> search(units, 16, amax.data(), 8.0f, 43.0f, nb.exponent);
-      const detail::scale_choice c = search.run();
-      if (fp16_to_f32(c.d) == 0.0f) continue;
+    detail::quantize_iq_row<row_encoder>(x, importance, n, out);
+  }
+
+  /// IQ2_S's own part of quantize_row (detail::iq_row_encoder): one unit per group of 8 (the 1024
+  /// entries of iq2s_grid, signs following x), 16 scale codes; per group a 10-bit index (qs, qh)
+  /// and a sign byte.
+  struct row_encoder {
+    using format = iq2_s;
+    static constexpr std::size_t units = 32, unit_floats = 2 * 1024, sub_blocks = 16;
+    static constexpr float grid_min = 8.0f, grid_max = 43.0f;
+    static constexpr bool both_signs = false;
+    static const std::vector<float>& grid() {
+      static const std::vector<float> g = detail::expand_grid<8>(iq_grids::iq2s_grid, false);
+      return g;
+    }
+    static void build_unit(const float* grid, const detail::normalized_block& v, std::size_t g, float* storage,
+                           detail::quant_unit& unit) {
+      detail::build_grid8_unit(grid, 1024, &v.x[8 * g], &v.xa[8 * g], &v.w[8 * g], false, storage, unit);
+    }
+    template <class Search, class Units>
+    static void encode(block& y, const detail::scale_choice& c, const Search& search, const Units& units,
+                       const detail::normalized_block& nb, int) {
       y.d = c.d;
       for (std::size_t g = 0; g < 32; ++g) {
         detail::unit_choice uc;
@@ -105,7 +108,7 @@ struct iq2_s {
       for (std::size_t ib = 0; ib < 8; ++ib)
         y.scales[ib] = static_cast<std::uint8_t>(c.ls[2 * ib] | c.ls[2 * ib + 1] << 4);
     }
-  }
+  };
 };
 static_assert(sizeof(iq2_s::block) == iq2_s::block_bytes);
 

@@ -77,26 +77,30 @@ struct iq3_xxs {
   /// throws lowbit::error{errc::shape_mismatch} if n % 256 != 0, {errc::invalid_argument} if an
   /// element of x is not finite or an importance is negative or not finite. Allocates scratch.
   static void quantize_row(const float* x, const float* importance, std::size_t n, block* out) {
-    detail::check_quantize_row_args(name, block_size, x, importance, n, out);
-    static const std::vector<float> grid = detail::expand_grid<4>(iq_grids::iq3xxs_grid, false);
-    constexpr std::size_t entries = 256;
-    std::vector<float> storage(32 * 6 * entries);
-    std::array<detail::quant_unit, 32> units;
-    detail::normalized_block nb;
-    for (std::size_t ibl = 0; ibl < n / block_size; ++ibl) {
-      block& y = out[ibl];
-      y = block{};
-      detail::normalize_block(x + ibl * block_size, importance ? importance + ibl * block_size : nullptr, nb);
-      if (nb.all_zero) continue;
-      for (std::size_t g = 0; g < 32; ++g) {
-        detail::build_grid4x2_unit(grid.data(), entries, &nb.x[8 * g], &nb.xa[8 * g], &nb.w[8 * g], true,
-                                   storage.data() + g * 6 * entries, units[g]);
-      }
-      const auto amax = detail::sub_block_amax(nb, 32);
-      detail::scale_search<scale_rule> search(units, 8, amax.data(), 4.0f, 62.0f, nb.exponent);
-      const detail::scale_choice c = search.run();
-      if (fp16_to_f32(c.d) == 0.0f) continue;
+    detail::quantize_iq_row<row_encoder>(x, importance, n, out);
+  }
+
+  /// IQ3_XXS's own part of quantize_row (detail::iq_row_encoder): one unit per group of 8 (two of
+  /// the 256 entries of iq3xxs_grid, signs of even parity), 8 scale codes; per group two index
+  /// bytes, per sub-block a u32 of sign indices and the scale code.
+  struct row_encoder {
+    using format = iq3_xxs;
+    static constexpr std::size_t units = 32, unit_floats = 6 * 256, sub_blocks = 8;
+    static constexpr float grid_min = 4.0f, grid_max = 62.0f;
+    static constexpr bool both_signs = false;
+    static const std::vector<float>& grid() {
+      static const std::vector<float> g = detail::expand_grid<4>(iq_grids::iq3xxs_grid, false);
+      return g;
+    }
+    static void build_unit(const float* grid, const detail::normalized_block& v, std::size_t g, float* storage,
+                           detail::quant_unit& unit) {
+      detail::build_grid4x2_unit(grid, 256, &v.x[8 * g], &v.xa[8 * g], &v.w[8 * g], true, storage, unit);
+    }
+    template <class Search, class Units>
+    static void encode(block& y, const detail::scale_choice& c, const Search& search, const Units& units,
+                       const detail::normalized_block& nb, int) {
       y.d = c.d;
+      const float* grid_values = grid().data();
       for (std::size_t ib = 0; ib < 8; ++ib) {
         const float s = search.sub_scale(c, ib);
         std::uint32_t aux = static_cast<std::uint32_t>(c.ls[ib]) << 28;
@@ -107,14 +111,14 @@ struct iq3_xxs {
           detail::unit_choose(units[g], s, uc, sa, sb);
           y.qs[2 * g] = static_cast<std::uint8_t>(uc.index[0]);
           y.qs[2 * g + 1] = static_cast<std::uint8_t>(uc.index[1]);
-          const std::uint8_t signs = detail::grid4x2_signs(grid.data() + 4 * uc.index[0], grid.data() + 4 * uc.index[1],
+          const std::uint8_t signs = detail::grid4x2_signs(grid_values + 4 * uc.index[0], grid_values + 4 * uc.index[1],
                                                            uc.option, &nb.x[8 * g], &nb.xa[8 * g], &nb.w[8 * g], true);
           aux |= static_cast<std::uint32_t>(signs & 127u) << (7 * l);
         }
         detail::write_iq_u32(y.qs + 64 + 4 * ib, aux);
       }
     }
-  }
+  };
 };
 static_assert(sizeof(iq3_xxs::block) == iq3_xxs::block_bytes);
 

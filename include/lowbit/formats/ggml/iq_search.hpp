@@ -6,6 +6,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -14,6 +15,7 @@
 
 #include "lowbit/core/exact_fp.hpp"
 #include "lowbit/core/fp16.hpp"
+#include "lowbit/formats/ggml/quantize_row_args.hpp"
 
 LOWBIT_EXACT_FP_BEGIN
 
@@ -527,6 +529,71 @@ inline normalized_block negated(const normalized_block& nb) noexcept {
   normalized_block out = nb;
   for (float& v : out.x) v = -v;
   return out;
+}
+
+/// The part of a codebook i-quant's row encoder that is its own (a policy; quantize_iq_row runs the
+/// rest). Members: `format` (the GGUF type: its `block`, `scale_rule`, `name`, `block_size`);
+/// `units` (quant units per block, each of block_size / units weights, sub-block-major) and
+/// `unit_floats` (quad-table floats of one unit); `sub_blocks` (scale codes per block);
+/// `grid_min`, `grid_max` (the smallest nonzero and the largest code magnitude, for scale_search);
+/// `both_signs` (also search d < 0: the grid is not symmetric); `grid()` (the expanded codebook);
+/// `build_unit(grid, v, u, storage, unit)` (unit u's quad tables for the block v, in storage);
+/// `encode(y, choice, search, units, v, sign)` (writes the chosen scales, codes and signs into the
+/// zeroed block y; sign 1: v is the negated block).
+template <class E>
+concept iq_row_encoder = requires(const float* grid, const normalized_block& v, std::size_t u, float* storage,
+                                  quant_unit& unit) {
+  typename E::format;
+  typename E::format::block;
+  { E::units } -> std::convertible_to<std::size_t>;
+  { E::unit_floats } -> std::convertible_to<std::size_t>;
+  { E::sub_blocks } -> std::convertible_to<std::size_t>;
+  { E::grid_min } -> std::convertible_to<float>;
+  { E::grid_max } -> std::convertible_to<float>;
+  { E::both_signs } -> std::convertible_to<bool>;
+  { E::grid() } -> std::same_as<const std::vector<float>&>;
+  E::build_unit(grid, v, u, storage, unit);
+};
+
+/// Encodes n floats (n a multiple of the format's block size) into n / block_size blocks of
+/// E::format with the search above: per block, normalize (normalize_block; an all-zero block
+/// stays zero), build the quad tables of every unit (E::build_unit), search the scales
+/// (scale_search over E::sub_blocks sub-blocks), and, unless d rounds to 0, let E::encode write
+/// the block; with E::both_signs the same on -x (negated), kept where its modelled error is lower.
+/// `importance`: n weights or nullptr (unit weights).
+/// throws lowbit::error{errc::shape_mismatch} if n % block_size != 0, {errc::invalid_argument} if an
+/// element of x is not finite or an importance is negative or not finite. Allocates scratch.
+template <iq_row_encoder E>
+void quantize_iq_row(const float* x, const float* importance, std::size_t n, typename E::format::block* out) {
+  using format = typename E::format;
+  using block = typename format::block;
+  check_quantize_row_args(format::name, format::block_size, x, importance, n, out);
+  const std::vector<float>& grid = E::grid();
+  std::vector<float> storage(E::units * E::unit_floats);
+  std::array<quant_unit, E::units> units;
+  normalized_block nb;
+  for (std::size_t ibl = 0; ibl < n / format::block_size; ++ibl) {
+    block& y = out[ibl];
+    y = block{};
+    normalize_block(x + ibl * format::block_size, importance ? importance + ibl * format::block_size : nullptr, nb);
+    if (nb.all_zero) continue;
+    const auto amax = sub_block_amax(nb, format::block_size / E::sub_blocks);
+    double best_error = 0.0;
+    for (int sign = 0; sign < (E::both_signs ? 2 : 1); ++sign) {
+      const normalized_block& v = sign == 0 ? nb : negated(nb);
+      for (std::size_t u = 0; u < E::units; ++u) {
+        E::build_unit(grid.data(), v, u, storage.data() + u * E::unit_floats, units[u]);
+      }
+      scale_search<typename format::scale_rule> search(units, E::sub_blocks, amax.data(), E::grid_min, E::grid_max,
+                                                       v.exponent);
+      const scale_choice c = search.run();
+      if (sign == 0) best_error = c.error;  // d = 0 at worst
+      if (fp16_to_f32(c.d) == 0.0f || (sign == 1 && !(c.error < best_error))) continue;
+      best_error = c.error;
+      y = block{};
+      E::encode(y, c, search, units, v, sign);
+    }
+  }
 }
 
 }  // namespace lowbit::ggml::detail
