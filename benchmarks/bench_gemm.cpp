@@ -43,16 +43,8 @@ std::vector<gemm_shape> all_shapes() {
 constexpr std::size_t cold_bytes = peer::cold_bytes + (std::size_t{64} << 20);  // > 512 MiB of weight copies
 
 template <class F>
-std::vector<typename F::block> random_blocks(std::size_t n, std::size_t k, unsigned seed) {
-  const auto w = random_floats(n * k, seed);
-  std::vector<typename F::block> blocks(n * k / F::block_size);
-  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
-  return blocks;
-}
-
-template <class F>
 void bm_gemm(benchmark::State& state, gemm_shape s, int threads, bool cold) {
-  const auto blocks = random_blocks<F>(s.n, s.k, 1);
+  const auto& blocks = lowbit_bench::cached_random_blocks<F>(s.n, s.k);
   const double weight_bytes = static_cast<double>(blocks.size() * sizeof(blocks[0]));
   const std::size_t copies = lowbit_bench::weight_copies(weight_bytes, cold, cold_bytes);
   // Every format is repacked at prepare: each packed copy has its own storage.

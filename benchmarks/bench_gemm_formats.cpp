@@ -33,9 +33,7 @@ constexpr std::size_t formats_cold_bytes = peer::cold_bytes + (std::size_t{64} <
 
 template <class F>
 void bm_gemm_format(benchmark::State& state, lowbit_bench::gemm_shape s, int threads, bool cold) {
-  const auto w = lowbit_bench::random_floats(s.n * s.k, 1);
-  std::vector<typename F::block> blocks(s.n * s.k / F::block_size);
-  for (std::size_t b = 0; b < blocks.size(); ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
+  const auto& blocks = lowbit_bench::cached_random_blocks<F>(s.n, s.k);
   const double weight_bytes = static_cast<double>(blocks.size() * sizeof(blocks[0]));
   const std::size_t copies = lowbit_bench::weight_copies(weight_bytes, cold, formats_cold_bytes);
   std::vector<lowbit::prepared_weight_t<simd, F>> packed;

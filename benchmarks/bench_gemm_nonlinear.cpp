@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <map>
 #include <random>
 #include <string>
 #include <utility>
@@ -42,26 +41,9 @@ const lowbit_bench::gemm_shape nl_shapes[] = {{1, 4096, 4096}, {128, 4096, 4096}
 
 constexpr std::size_t nl_cold_bytes = std::size_t{576} << 20;
 
-// Quantized weights per (format, N, K), made once per process: every case of a shape reuses them
-// (the encoders' searches are slower than the measurements).
-template <class F>
-const std::vector<typename F::block>& nl_weights(std::size_t n, std::size_t k) {
-  static std::map<std::pair<std::size_t, std::size_t>, std::vector<typename F::block>> cache;
-  auto it = cache.find({n, k});
-  if (it == cache.end()) {
-    const auto w = lowbit_bench::random_floats(n * k, 1);
-    std::vector<typename F::block> blocks(n * k / F::block_size);
-    lowbit::parallel_for(lowbit::threads{2}, blocks.size(), 64, [&](std::size_t b0, std::size_t b1) {
-      for (std::size_t b = b0; b < b1; ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
-    });
-    it = cache.emplace(std::make_pair(n, k), std::move(blocks)).first;
-  }
-  return it->second;
-}
-
 template <class F>
 void bm_gemm_nonlinear(benchmark::State& state, lowbit_bench::gemm_shape s, int threads, bool cold) {
-  const auto& blocks = nl_weights<F>(s.n, s.k);
+  const auto& blocks = lowbit_bench::cached_random_blocks<F>(s.n, s.k);
   const double weight_bytes = static_cast<double>(blocks.size() * sizeof(blocks[0]));
   const std::size_t copies = lowbit_bench::weight_copies(weight_bytes, cold, nl_cold_bytes);
   std::vector<lowbit::prepared_weight_t<nl_simd, F>> packed;

@@ -24,6 +24,7 @@
 #include "lowbit/backend/simd/aligned_buffer.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/core/matrix_view.hpp"
+#include "lowbit/core/parallel.hpp"
 #include "lowbit/gemm/epilogue.hpp"
 #include "lowbit/gemm/gemm.hpp"
 #include "lowbit/gemm/workspace.hpp"
@@ -42,6 +43,25 @@ inline std::vector<float> random_floats(std::size_t n, unsigned seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = dist(rng);
   return v;
+}
+
+/// W(n, k) = random_floats(n * k, 1) quantized to the blocks of GGUF-style format F (F::quantize_block,
+/// 2 threads), for the shape of the last call: the cases of a format run shape by shape
+/// (register_gemm_cases), so each shape is quantized once rather than once per case.
+template <class F>
+const std::vector<typename F::block>& cached_random_blocks(std::size_t n, std::size_t k) {
+  static std::size_t cached_n = 0, cached_k = 0;
+  static std::vector<typename F::block> blocks;
+  if (n != cached_n || k != cached_k) {
+    const auto w = random_floats(n * k, 1);
+    blocks.assign(n * k / F::block_size, typename F::block{});
+    lowbit::parallel_for(lowbit::threads{2}, blocks.size(), 64, [&](std::size_t b0, std::size_t b1) {
+      for (std::size_t b = b0; b < b1; ++b) F::quantize_block(w.data() + b * F::block_size, blocks[b]);
+    });
+    cached_n = n;
+    cached_k = k;
+  }
+  return blocks;
 }
 
 /// How many weight copies a case rotates: 1 when hot; when cold, enough copies of `weight_bytes`
@@ -122,12 +142,13 @@ inline std::string gemm_case_name(const char* name, gemm_shape s, int threads, b
          std::to_string(s.k) + "/threads:" + std::to_string(threads) + (cold ? "/cold" : "/hot");
 }
 
-/// Registers the cases of format `name` (gemm_case_name, microseconds, real time): threads 1 and
-/// 2, every shape, hot, and cold where M <= 8; each runs `run(state, shape, threads, cold)`.
+/// Registers the cases of format `name` (gemm_case_name, microseconds, real time): every shape,
+/// threads 1 and 2, hot, and cold where M <= 8; each runs `run(state, shape, threads, cold)`. The
+/// cases of one shape are registered (and run) together, so a case may reuse its predecessor's W.
 template <class Run>
 void register_gemm_cases(const char* name, std::span<const gemm_shape> shapes, Run run) {
-  for (int threads : {1, 2}) {
-    for (const auto& s : shapes) {
+  for (const auto& s : shapes) {
+    for (int threads : {1, 2}) {
       for (bool cold : {false, true}) {
         if (cold && s.m > 8) continue;
         benchmark::RegisterBenchmark(gemm_case_name(name, s, threads, cold).c_str(),
