@@ -10,8 +10,10 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -57,10 +59,13 @@ void bm_gemm(benchmark::State& state, gemm_shape s, int threads, bool cold) {
 }
 
 // Memory read bandwidth: each thread sums its part of a 1 GiB buffer with 512-bit loads and four
-// independent accumulators (a naive scalar loop understates the bandwidth).
+// independent accumulators (a naive scalar loop understates the bandwidth). The buffer is an
+// aligned_buffer like the packed weights, so it gets the same (transparent huge) pages.
 void bm_memory_read(benchmark::State& state, int threads) {
   const std::size_t n = (std::size_t{1} << 30) / sizeof(float);
-  std::vector<float> buffer(n, 1.0f);
+  lowbit::simd_detail::aligned_buffer storage(n * sizeof(float));
+  const std::span<float> buffer(reinterpret_cast<float*>(storage.data()), n);
+  std::fill(buffer.begin(), buffer.end(), 1.0f);
   for (auto _ : state) {
     float totals[8] = {};
     lowbit::parallel_for(lowbit::threads{threads}, n, 4096, [&](std::size_t begin, std::size_t end) {

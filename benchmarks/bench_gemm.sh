@@ -95,6 +95,32 @@ for row in csv.reader(open(sys.argv[2])):
         continue
     impl, fmt, M, N, K, T, w, sec = row
     peers[(impl, fmt, int(M), int(N), int(K), int(T), w)] = float(sec)
+# The read limit: the read loop's figure, or the fastest cold GEMV of any implementation in this run
+# where that is higher (a read loop can understate the bandwidth; issue 5 asks to check it against the
+# best GEMV any peer reaches). A peer reads the same weight bytes as lowbit's case of its format and shape.
+best_read = {}
+for r in ours:
+    if r["weights"] != "cold":
+        continue
+    weight_bytes = r["gbs"] * 1e9 * r["seconds"]
+    cands = [(r["gbs"], "lowbit " + r["format"])]
+    for impl in ("ggml", "onednn", "openblas"):
+        pf = {"INT8_PC": "U8S8"}.get(r["format"], r["format"]) if impl == "onednn" else r["format"]
+        sec = peers.get((impl, pf, r["M"], r["N"], r["K"], r["T"], "cold"))
+        if sec:
+            cands.append((weight_bytes / sec * 1e-9, impl + " " + pf))
+    for gbs, who in cands:
+        key = r["T"]
+        if gbs > best_read.get(key, (0, ""))[0]:
+            best_read[key] = (gbs, f"{who} {r['M']}x{r['N']}x{r['K']}")
+read_loop = {k[1]: v for k, v in limits.items() if k[0] == "memory_read"}
+for t, (gbs, who) in sorted(best_read.items()):
+    if t in read_loop and gbs > read_loop[t]:
+        limits[("memory_read", t)] = gbs
+print("Read limit used for % (GEMV, M <= 8): " + "; ".join(
+    f"{t} thread{'s' if t > 1 else ''}: {max(read_loop.get(t, 0), best_read.get(t, (0,))[0]):.1f} GB/s "
+    f"(read loop {read_loop.get(t, float('nan')):.1f}, fastest cold GEMV {best_read.get(t, (float('nan'), '-'))[0]:.1f}: "
+    f"{best_read.get(t, (0, '-'))[1]})" for t in sorted(set(read_loop) | set(best_read))))
 print("Limits measured in this run: " + ", ".join(
     f"{k[0]} {v:.1f} {'GB/s' if k[0] == 'memory_read' else 'GOP/s'} ({k[1]} thread{'s' if k[1] > 1 else ''})"
     for k, v in sorted(limits.items())))

@@ -50,6 +50,14 @@ def load(dirname):
             peers[(impl, fmt, int(M), int(N), int(K), int(T), w)] = float(sec)
     except FileNotFoundError:
         pass
+    # The read limit: the read loop, or the fastest cold GEMV of any implementation where higher
+    # (as benchmarks/bench_gemm.sh prints it).
+    for (fmt, M, N, K, T, w), sec in list(ours.items()) + [(k[1:], v) for k, v in peers.items()]:
+        if w != "cold" or ("memory_read", T) not in limits:
+            continue
+        gbs = weight_bytes(fmt, N, K) / sec / 1e9
+        if gbs == gbs and gbs > limits[("memory_read", T)]:
+            limits[("memory_read", T)] = gbs
     return limits, ours, peers
 
 
