@@ -25,6 +25,7 @@
 #include "lowbit/gemm/kernel.hpp"
 #include "lowbit/gemm/quantized_gemm.hpp"
 #include "lowbit/gemm/workspace.hpp"
+#include "lowbit/quant/quantized_matrix.hpp"
 #include "lowbit/quant/weight_view.hpp"
 
 namespace lowbit {
@@ -65,61 +66,22 @@ struct packed_q8_k {
 namespace simd_detail {
 
 /// Packs W(N, K) of 8-bit block format F (blocks with `qs[block_size]` int8 codes) into the panels
-/// of packed_generic_parametric<Q> for 8-bit signed symmetric Q with group_size == block_size,
-/// writing the layout directly from the blocks: one plane of 8-bit fields, stored code
-/// u = q ^ 0x80, zero point z' = 128, scale `scale_of(block)` (f32, exact); padding rows all 0,
-/// as pack_generic_parametric leaves them. Threads split the panels.
+/// of packed_generic_parametric<Q> for 8-bit signed symmetric Q with group_size == block_size:
+/// the blocks' codes and `scale_of(block)` (Q's scale storage, exact) copied into a
+/// quantized_matrix<Q>, then pack_generic_parametric. Threads split the panels.
 template <quant_format Q, class F, class ScaleOf>
 packed_generic_parametric<Q> pack_q8_blocks(weight_view<F> w, threads t, ScaleOf scale_of) {
   static_assert(Q::bits == 8 && Q::code_type::is_signed && !Q::has_zero_point && Q::group_size == F::block_size);
-  static_assert(generic_planes_of(8).count == 1, "lowbit: 8-bit codes are one plane of bytes");
-  constexpr std::size_t g_size = F::block_size, chunks = g_size / 4;
-  packed_generic_parametric<Q> out;
-  out.n = w.rows;
-  out.k = w.cols;
-  out.group_size = g_size;
-  out.group_stride = generic_group_bytes(g_size, 8, true);
-  out.panel_stride = out.groups() * out.group_stride;
-  out.bytes = aligned_buffer(out.panels() * out.panel_stride);
-  auto* base = reinterpret_cast<std::uint8_t*>(out.bytes.data());
-  parallel_for(t, out.panels(), 1, [&](std::size_t p_begin, std::size_t p_end) {
-    for (std::size_t p = p_begin; p < p_end; ++p) {
-      for (std::size_t r = 0; r < 16 && p * 16 + r < out.n; ++r) {
-        const typename F::block* row = w.row(p * 16 + r);
-        for (std::size_t g = 0; g < out.groups(); ++g) {
-          std::uint8_t* blk = base + p * out.panel_stride + g * out.group_stride;
-          const float scale = scale_of(row[g]);
-          std::memcpy(blk + chunks * 64 + 4 * r, &scale, 4);
-          blk[chunks * 64 + 64 + r] = 0x80;
-          for (std::size_t c = 0; c < g_size; ++c) {
-            blk[c / 4 * 64 + 4 * r + c % 4] =
-                static_cast<std::uint8_t>(static_cast<std::uint8_t>(row[g].qs[c]) ^ 0x80u);
-          }
-        }
-      }
+  quantized_matrix<Q> values(w.rows, w.cols);  // 8-bit codes: one byte per element, rows of K bytes
+  const std::size_t nb = w.blocks_per_row();
+  for (std::size_t n = 0; n < w.rows; ++n) {
+    for (std::size_t b = 0; b < nb; ++b) {
+      const typename F::block& blk = w.row(n)[b];
+      std::memcpy(values.codes().data() + n * w.cols + b * F::block_size, blk.qs, F::block_size);
+      values.scales()[n * nb + b] = scale_of(blk);
     }
-  });
-  return out;
-}
-
-/// The codes (q, int8) and the f32 scale of row n, group g of a pack_q8_blocks panel set.
-struct q8_group_view {
-  const std::uint8_t* blk;
-  std::size_t r;
-  std::size_t chunks;
-  std::int8_t code(std::size_t c) const noexcept {
-    return static_cast<std::int8_t>(blk[c / 4 * 64 + 4 * r + c % 4] ^ 0x80u);
   }
-  float scale() const noexcept {
-    float s;
-    std::memcpy(&s, blk + chunks * 64 + 4 * r, 4);
-    return s;
-  }
-};
-/// Row n, group g of w (unchecked).
-template <quant_format Q>
-q8_group_view q8_group(const packed_generic_parametric<Q>& w, std::size_t n, std::size_t g) noexcept {
-  return {w.panel(n / 16) + g * w.group_stride, n % 16, w.group_size / 4};
+  return pack_generic_parametric(values, t);
 }
 
 /// The binary16 bits h with fp16_to_f32(h) == f (f one of its results): f32_to_fp16, except for
@@ -149,7 +111,7 @@ inline packed_q8_1 pack_q8_1(weight_view<ggml::q8_1> w, threads t = {}) {
   out.rows = w.rows;
   out.cols = w.cols;
   out.values =
-      simd_detail::pack_q8_blocks<q8_1_values>(w, t, [](const ggml::q8_1::block& b) { return fp16_to_f32(b.d); });
+      simd_detail::pack_q8_blocks<q8_1_values>(w, t, [](const ggml::q8_1::block& b) { return b.d; });
   out.s.resize(w.rows * w.blocks_per_row());
   for (std::size_t b = 0; b < out.s.size(); ++b) out.s[b] = w.blocks[b].s;
   return out;
@@ -173,11 +135,10 @@ inline void unpack_q8_1(const packed_q8_1& w, std::span<ggml::q8_1::block> out) 
   simd_detail::check_unpack_size("unpack_q8_1", out.size(), w.rows * nb);
   for (std::size_t n = 0; n < w.rows; ++n) {
     for (std::size_t b = 0; b < nb; ++b) {
-      const simd_detail::q8_group_view v = simd_detail::q8_group(w.values, n, b);
       ggml::q8_1::block& blk = out[n * nb + b];
-      blk.d = simd_detail::fp16_bits_of(v.scale());
+      blk.d = simd_detail::fp16_bits_of(packed_generic_scale(w.values, n, 32 * b));
       blk.s = w.s[n * nb + b];
-      for (std::size_t c = 0; c < 32; ++c) blk.qs[c] = v.code(c);
+      for (std::size_t c = 0; c < 32; ++c) blk.qs[c] = static_cast<std::int8_t>(packed_generic_code(w.values, n, 32 * b + c));
     }
   }
 }
@@ -191,10 +152,9 @@ inline void unpack_q8_k(const packed_q8_k& w, std::span<ggml::q8_k::block> out) 
   simd_detail::check_unpack_size("unpack_q8_k", out.size(), w.rows * nb);
   for (std::size_t n = 0; n < w.rows; ++n) {
     for (std::size_t b = 0; b < nb; ++b) {
-      const simd_detail::q8_group_view v = simd_detail::q8_group(w.values, n, b);
       ggml::q8_k::block& blk = out[n * nb + b];
-      blk.d = v.scale();
-      for (std::size_t c = 0; c < 256; ++c) blk.qs[c] = v.code(c);
+      blk.d = packed_generic_scale(w.values, n, 256 * b);
+      for (std::size_t c = 0; c < 256; ++c) blk.qs[c] = static_cast<std::int8_t>(packed_generic_code(w.values, n, 256 * b + c));
       for (std::size_t g = 0; g < 16; ++g) {
         int sum = 0;
         for (std::size_t c = 16 * g; c < 16 * g + 16; ++c) sum += blk.qs[c];

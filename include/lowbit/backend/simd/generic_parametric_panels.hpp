@@ -209,4 +209,36 @@ packed_generic_parametric<Q> pack_generic_parametric(const quantized_matrix<Q>& 
   return out;
 }
 
+/// The raw code of element (n, k) of packed weights `w` (the inverse of pack_generic_parametric's
+/// code placement; unchecked: n < N, k < K).
+template <quant_format Q>
+std::uint8_t packed_generic_code(const packed_generic_parametric<Q>& w, std::size_t n, std::size_t k) noexcept {
+  using code = typename Q::code_type;
+  using decode = simd_detail::generic_decode_t<code>;
+  constexpr int bits = Q::bits;
+  constexpr simd_detail::generic_planes planes = simd_detail::generic_planes_of(bits);
+  unsigned flip = 0;
+  if constexpr (decode::kind == simd_detail::generic_code_kind::integer) flip = code::is_signed ? 1u << (bits - 1) : 0u;
+  const std::size_t chunk_bytes = 8 * static_cast<std::size_t>(bits), col = k % w.group_size;
+  const std::size_t j = 4 * (n % 16) + col % 4;
+  const std::uint8_t* chunk = w.panel(n / 16) + k / w.group_size * w.group_stride + col / 4 * chunk_bytes;
+  unsigned u = 0;
+  for (int q = 0, plane_offset = 0; q < planes.count; plane_offset += 8 * planes.width[q], ++q) {
+    const std::size_t pw = static_cast<std::size_t>(planes.width[q]);
+    const unsigned field = (chunk[plane_offset + j % (8 * pw)] >> (pw * (j / (8 * pw)))) & ((1u << pw) - 1u);
+    u |= field << planes.offset[q];
+  }
+  return static_cast<std::uint8_t>(u ^ flip);
+}
+
+/// The f32 scale of element (n, k) of packed weights `w` (as pack_generic_parametric decoded it;
+/// unchecked: n < N, k < K).
+template <quant_format Q>
+float packed_generic_scale(const packed_generic_parametric<Q>& w, std::size_t n, std::size_t k) noexcept {
+  const std::size_t chunks = (w.group_size + 3) / 4, chunk_bytes = 8 * static_cast<std::size_t>(Q::bits);
+  float scale;
+  std::memcpy(&scale, w.panel(n / 16) + k / w.group_size * w.group_stride + chunks * chunk_bytes + 4 * (n % 16), 4);
+  return scale;
+}
+
 }  // namespace lowbit
