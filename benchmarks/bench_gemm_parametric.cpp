@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_registration.hpp"
 #include "lowbit/backend/simd.hpp"
 #include "lowbit/gemm/quantized_gemm.hpp"
 
@@ -63,20 +64,7 @@ void bm_gemm_parametric(benchmark::State& state, parametric_shape s, int threads
   const double weight_bytes = static_cast<double>(packed[0].bytes.size());
   const std::size_t copies =
       cold ? std::max<std::size_t>(2, parametric_cold_bytes / static_cast<std::size_t>(weight_bytes) + 1) : 1;
-  for (std::size_t c = 1; c < copies; ++c) {  // each copy in its own storage
-    packed_t p;
-    p.n = packed[0].n;
-    p.k = packed[0].k;
-    p.panel_stride = packed[0].panel_stride;
-    if constexpr (requires { p.group_stride; }) {  // packed_generic_parametric
-      p.group_size = packed[0].group_size;
-      p.group_stride = packed[0].group_stride;
-      p.table = packed[0].table;
-    }
-    p.bytes = lowbit::simd_detail::aligned_buffer(packed[0].bytes.size());
-    std::memcpy(p.bytes.data(), packed[0].bytes.data(), p.bytes.size());
-    packed.push_back(std::move(p));
-  }
+  for (std::size_t c = 1; c < copies; ++c) packed.push_back(lowbit_bench::copy_packed(packed[0]));  // own storage
   std::mt19937 rng(2);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> x(s.m * s.k);

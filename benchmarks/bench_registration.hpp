@@ -72,7 +72,8 @@ inline std::size_t weight_copies(double weight_bytes, bool cold, std::size_t col
 
 /// A copy of prepared weights in their own storage (the bytes copied: packing again is slow). Packed:
 /// a panel layout with `bytes` (simd_detail::aligned_buffer) and either `rows`, `cols` (GGUF block
-/// panels) or `n`, `k`, `panel_stride` (parametric panels).
+/// panels) or `n`, `k`, `panel_stride` (parametric panels; the generic ones also `group_size`,
+/// `group_stride`, `table`).
 template <class Packed>
 Packed copy_packed(const Packed& from) {
   Packed p;
@@ -80,6 +81,11 @@ Packed copy_packed(const Packed& from) {
     p.n = from.n;
     p.k = from.k;
     p.panel_stride = from.panel_stride;
+    if constexpr (requires { from.group_stride; }) {  // packed_generic_parametric
+      p.group_size = from.group_size;
+      p.group_stride = from.group_stride;
+      p.table = from.table;
+    }
   } else {
     p.rows = from.rows;
     p.cols = from.cols;
