@@ -39,6 +39,7 @@
 #include "lowbit/io/gguf_weights.hpp"
 #include "lowbit/nn/activations.hpp"
 #include "lowbit/nn/attention.hpp"
+#include "lowbit/nn/flash_attention_f16.hpp"
 #include "lowbit/nn/embedding.hpp"
 #include "lowbit/nn/kv_cache.hpp"
 #include "lowbit/nn/rms_norm.hpp"
@@ -90,7 +91,6 @@ struct hparams {
 struct runtime_state {
   lowbit::nn::kv_cache<kv_element> cache;
   lowbit::nn::rope_table rope;
-  lowbit::nn::attention_workspace attention_scratch;
   lowbit::gemm_workspace gemm_scratch;
   lowbit::graph::activation_pool pool;
 };
@@ -128,7 +128,8 @@ class self_attention_layer {
     x.resize(M, h_->n_head * h_->head_dim);
     lowbit::nn::attention_params params{
         .layer = ctx.repetition, .pos = ctx.position, .n_tokens = M, .n_heads = h_->n_head};
-    lowbit::nn::attention(q->data, state_->cache, params, x.data, state_->attention_scratch, ctx.thread_count);
+    // llama.cpp's attention for an f16 cache (flash attention, f16 accumulator), bit for bit.
+    lowbit::nn::flash_attention_f16(q->data, state_->cache, params, x.data, ctx.thread_count);
   }
 
  private:
@@ -224,7 +225,6 @@ class model {
     state_ = std::make_unique<runtime_state>(runtime_state{
         lowbit::nn::kv_cache<kv_element>(h_.n_layers, n_ctx_, h_.n_head_kv, h_.head_dim),
         lowbit::nn::rope_table(lowbit::nn::rope_config{.n_rot = h_.n_rot, .theta_base = h_.rope_theta}, n_ctx_),
-        {},
         {},
         {}});
     body_.emplace(detail::make_body(file_, h_, *state_, t));

@@ -87,8 +87,7 @@ TEST_CASE("smollm2: prompt logits match llama.cpp (argmax and KL divergence)", "
     kl_sum += kl;
     kl_max = std::max(kl_max, kl);
     CAPTURE(t, kl);
-    // Same argmax wherever llama.cpp's top two logits are more than 0.01 apart (the issue's
-    // criterion, reported), and required wherever they are more than 0.25 apart (see below).
+    // Same argmax wherever llama.cpp's top two logits are more than 0.01 apart.
     std::size_t top = 0, second = 1;
     if (ref[second] > ref[top]) std::swap(top, second);
     for (std::size_t v = 2; v < n_vocab; ++v) {
@@ -108,16 +107,16 @@ TEST_CASE("smollm2: prompt logits match llama.cpp (argmax and KL divergence)", "
     if (!same)
       std::printf("smollm2 logits: argmax differs at position %zu, llama.cpp's top-two margin %.4f\n", t, margin);
     CAPTURE(margin);
-    CHECK((same || margin <= 0.25f));
+    CHECK((same || margin <= 0.01f));
   }
   const double kl_mean = kl_sum / static_cast<double>(n_tokens);
-  // llama.cpp's own spread on this prompt: its logits without flash attention against the
-  // reference (with it), measured by scripts/make_references.py. This model amplifies last-bit
-  // differences (a changed rounding of one 8-bit activation code in a block holding an outlier
-  // activation moves that element by max/127), so an implementation that is not bit-identical to
-  // llama.cpp lands at about this distance: we require no more than twice it, and the same argmax
-  // wherever llama.cpp's own top-two margin exceeds 0.25 (its flash-attention-off run moves
-  // logits by up to ~1.8).
+  // llama.cpp's own spread on this prompt (its logits without flash attention against the
+  // reference, with it; measured by scripts/make_references.py), printed for scale. This model
+  // amplifies last-bit differences (one 8-bit activation code rounded the other way in a block
+  // holding an outlier moves that element by max/127), so only an implementation bit-identical to
+  // llama.cpp through the 30 layers meets the criteria below: lowbit is (RMSNorm, the Q4_1 x Q8_1
+  // dot product, RoPE, flash attention over the f16 cache and SwiGLU follow ggml's operation
+  // order); only the last matrix product (Q8_0 logits, never fed back) may differ in the last bits.
   const auto& spread = meta["llama_cpp_self_divergence"]["flash_attn_off_kv_f16"];
   const double floor_mean = spread["kl_mean"], floor_max = spread["kl_max"];
   std::printf(
@@ -126,8 +125,9 @@ TEST_CASE("smollm2: prompt logits match llama.cpp (argmax and KL divergence)", "
       "%.3g, max %.3g, argmax %d of %zu)\n",
       n_tokens, kl_mean, kl_max, max_abs_diff, argmax_agree, argmax_checked, floor_mean, floor_max,
       spread["argmax_agree"].get<int>(), n_tokens);
-  CHECK(kl_mean < 2.0 * floor_mean);
-  CHECK(kl_max < 0.1);
+  CHECK(kl_mean < 1e-3);     // the issue's criteria
+  CHECK(kl_max < 1e-2);
+  CHECK(max_abs_diff < 1e-3);  // and what bit-identical hidden states give: last-bit logits
 }
 
 TEST_CASE("smollm2: greedy answers are token-for-token llama.cpp's", "[smollm2][model][greedy]") {

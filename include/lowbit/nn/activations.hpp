@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <span>
 
 #include "lowbit/core/parallel.hpp"
@@ -20,7 +22,38 @@ inline constexpr float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
 inline constexpr float gelu_coef_a = 0.044715f;
 inline constexpr float inv_sqrt_2 = 0.70710678118654752440084436210485f;
 
-inline batch_f32 silu(const batch_f32& x) noexcept { return x / (batch_f32(1.0f) + xsimd::exp(-x)); }
+/// exp(x) in f32, lane by lane, by the polynomial that ggml vectorises (ggml-cpu vec.h,
+/// `ggml_v_expf`, after ARM's optimized-routines expf): n = rint(x / ln 2) through the 1.5 * 2^23
+/// shifter, b = x - n ln 2 with ln 2 in two parts, j = a degree-5 polynomial in b (Horner pairs),
+/// result j * 2^n; |n| > 192 gives 0 (n < 0) or +inf. Every step is one f32 operation (fused
+/// where ggml fuses), so the results are bit-identical to ggml's AVX-512 / AVX2 forms; within
+/// 1.5 ulp of exp. j * 2^n is applied as two exact-range power-of-two products so that
+/// subnormal and overflowing results round once, as `vscalefps` does.
+inline batch_f32 exp_ggml(const batch_f32& x) noexcept {
+  using ibatch = xsimd::batch<std::int32_t, batch_f32::arch_type>;
+  const batch_f32 shifter(0x1.8p23f);
+  const batch_f32 n = simd_detail::fmadd(x, batch_f32(0x1.715476p+0f), shifter) - shifter;
+  const batch_f32 b = simd_detail::fmadd(-n, batch_f32(0x1.7f7d1cp-20f), simd_detail::fmadd(-n, batch_f32(0x1.62e4p-1f), x));
+  const batch_f32 u = b * b;
+  const batch_f32 j = simd_detail::fmadd(
+      simd_detail::fmadd(simd_detail::fmadd(batch_f32(0x1.0e4020p-7f), b, batch_f32(0x1.573e2ep-5f)), u,
+                 simd_detail::fmadd(batch_f32(0x1.555e66p-3f), b, batch_f32(0x1.fffdb6p-2f))),
+      u, simd_detail::fmadd(batch_f32(0x1.ffffecp-1f), b, batch_f32(1.0f)));
+  const batch_f32 big(192.0f);
+  const batch_f32 nc = xsimd::min(xsimd::max(n, -big), big);  // keeps the exponent arithmetic in range
+  const ibatch ni = xsimd::to_int(nc);
+  const ibatch n1 = ni >> 1, n2 = ni - n1;  // |n1|, |n2| <= 96: 2^n1 and 2^n2 are normal floats
+  const auto pow2 = [](const ibatch& e) { return xsimd::bitwise_cast<batch_f32>((e + ibatch(127)) << 23); };
+  const batch_f32 res = (j * pow2(n1)) * pow2(n2);
+  const batch_f32 out_of_range = xsimd::select(n <= batch_f32(0.0f), batch_f32(0.0f),
+                                               batch_f32(std::numeric_limits<float>::infinity()));
+  return xsimd::select(xsimd::abs(n) > big, out_of_range, res);
+}
+
+/// x / (1 + exp(-x)) with `exp_ggml`, as ggml's `ggml_v_silu` (-x as 0 - x).
+inline batch_f32 silu(const batch_f32& x) noexcept {
+  return x / (batch_f32(1.0f) + exp_ggml(batch_f32(0.0f) - x));
+}
 
 }  // namespace detail
 
@@ -29,7 +62,8 @@ inline batch_f32 silu(const batch_f32& x) noexcept { return x / (batch_f32(1.0f)
 /// `y = x * sigmoid(x) = x / (1 + exp(-x))`.
 ///
 /// Shapes: `x: (n)`, `y: (n)`, any n (treat a matrix as its n = rows * cols elements).
-/// Units: those of x. exp by `xsimd::exp` in f32; x -> -inf gives -0, x -> +inf gives x.
+/// Units: those of x. exp by ggml's f32 polynomial (`detail::exp_ggml`), so y is bit-identical to
+/// llama.cpp's CPU `ggml_v_silu`; x <= -88.8 gives -0 (exp(-x) overflows), x -> +inf gives x.
 ///
 /// throws lowbit::error{errc::shape_mismatch} if x and y differ in size; errc::invalid_argument
 /// if t.count < 1.
@@ -47,7 +81,9 @@ inline void silu(std::span<const float> x, std::span<float> y, threads t = {}) {
 /// `out = silu(gate) * up = gate / (1 + exp(-gate)) * up`.
 ///
 /// Shapes: `gate: (n)`, `up: (n)`, `out: (n)` (for a block: (M, n_ff) each, flattened).
-/// Units: those of gate times those of up.
+/// Units: those of gate times those of up. `(gate / (1 + exp(-gate))) * up` with ggml's exp
+/// polynomial (`detail::exp_ggml`): bit-identical to ggml_vec_swiglu_f32 wherever ggml takes its
+/// SIMD path (all of a row whose length is a multiple of 16; ggml's scalar row tail uses libm expf).
 ///
 /// throws lowbit::error{errc::shape_mismatch} if up or out differ in size from gate, naming both;
 /// errc::invalid_argument if t.count < 1.

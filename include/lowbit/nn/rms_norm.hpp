@@ -30,8 +30,9 @@ inline void check_rms_norm_args(std::span<const float> x, std::span<const float>
 ///
 /// Shapes (row-major, contiguous): `x: (rows, dim)`, `weight: (dim)`, `y: (rows, dim)`.
 /// Units: `y` has the units of `weight`; `eps` has the units of x^2 (1e-5 for SmolLM2).
-/// The sum of squares runs in f32 SIMD lanes; `s_r` is rounded to f32 and applied as
-/// `(x * s_r) * weight`, like ggml.
+/// ggml's arithmetic, so that results are bit-identical to llama.cpp's CPU backend: the f32 squares
+/// are summed in double, in index order; `s_r = 1.0f / sqrtf(float(sum / dim) + eps)` and
+/// `y = (x * s_r) * weight`, both products rounded to f32.
 ///
 /// throws lowbit::error{errc::shape_mismatch} if x or y does not hold rows * dim elements or
 /// weight does not hold dim; errc::invalid_argument if eps < 0 or NaN or t.count < 1.
@@ -51,7 +52,9 @@ inline void rms_norm(std::span<const float> x, std::span<const float> weight, st
     for (std::size_t r = begin; r < end; ++r) {
       const float* xr = x.data() + r * dim;
       float* yr = y.data() + r * dim;
-      const float mean = detail::sum_of_squares(xr, dim) / static_cast<float>(dim);
+      double sum = 0.0;  // in order: a bit-exact match of ggml's loop (the row's cost is the weight GEMM's, not this)
+      for (std::size_t j = 0; j < dim; ++j) sum += static_cast<double>(xr[j] * xr[j]);
+      const float mean = static_cast<float>(sum / static_cast<double>(dim));
       const float s = 1.0f / std::sqrt(mean + eps);
       const detail::batch_f32 sb(s);
       std::size_t j = 0;
@@ -67,8 +70,8 @@ inline void rms_norm(std::span<const float> x, std::span<const float> weight, st
 
 namespace reference {
 
-/// Scalar twin of `lowbit::nn::rms_norm` with ggml's recipe: the sum of the f32 squares is
-/// accumulated in double, `s = 1.0f / sqrtf(float(sum / dim) + eps)`, `y = (x * s) * weight`.
+/// Scalar twin of `lowbit::nn::rms_norm` (the same recipe written without SIMD): the sum of the f32
+/// squares is accumulated in double, `s = 1.0f / sqrtf(float(sum / dim) + eps)`, `y = (x * s) * weight`.
 ///
 /// Same shapes, errors and aliasing rules as `lowbit::nn::rms_norm`; single-threaded.
 inline void rms_norm(std::span<const float> x, std::span<const float> weight, std::span<float> y, std::size_t rows,

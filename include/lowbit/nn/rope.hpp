@@ -73,7 +73,8 @@ inline void rope_angles(const rope_config& cfg, std::size_t pos, float* cos_out,
   }
 }
 
-/// Rotates one head (head_dim floats) by the angles whose cos / sin are given (n_rot / 2 each).
+/// Rotates one head (head_dim floats) by the angles whose cos / sin are given (n_rot / 2 each):
+/// (x0, x1) -> (fma(x0, c, -(x1 s)), fma(x0, s, x1 c)).
 inline void rope_head(float* row, const float* c, const float* s, std::size_t n_rot, rope_mode mode) noexcept {
   const std::size_t half = n_rot / 2;
   const std::size_t stride = mode == rope_mode::normal ? 2 : 1;     // index step from pair to pair
@@ -82,8 +83,10 @@ inline void rope_head(float* row, const float* c, const float* s, std::size_t n_
     float* p = row + i * stride;
     const float x0 = p[0];
     const float x1 = p[offset];
-    p[0] = x0 * c[i] - x1 * s[i];
-    p[offset] = x0 * s[i] + x1 * c[i];
+    // One fused multiply-add each, the forms GCC contracts ggml's rotate_pairs into (llama.cpp's
+    // CPU build): bit-identical results whatever -ffp-contract this is compiled with.
+    p[0] = std::fma(x0, c[i], -(x1 * s[i]));
+    p[offset] = std::fma(x0, s[i], x1 * c[i]);
   }
 }
 

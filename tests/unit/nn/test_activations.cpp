@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,42 @@ TEST_CASE("activations: simd == reference == double math on odd sizes", "[nn][ac
       }
     }
   }
+}
+
+namespace {
+// ggml_v_expf (ggml-cpu vec.h, AVX-512 form) restated for one float: n = rint(x / ln 2) by the
+// 1.5 * 2^23 shifter, b = x - n ln 2 (two parts), j = degree-5 polynomial, result j * 2^n
+// (vscalefps: one rounding) or, for |n| > 192, 0 / +inf.
+float ggml_expf(float x) {
+  const float shifter = 0x1.8p23f;
+  const float n = std::fma(x, 0x1.715476p+0f, shifter) - shifter;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : std::numeric_limits<float>::infinity();
+  return std::ldexp(j, static_cast<int>(n));  // exact scaling, one rounding for subnormal results
+}
+}  // namespace
+
+TEST_CASE("activations: silu's exp is bit-identical to ggml's vectorised expf", "[nn][activations][ggml]") {
+  std::vector<float> x;
+  for (float v = -110.0f; v <= 110.0f; v += 0.0137f) x.push_back(v);  // subnormal, normal and overflowing exp(-x)
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 88.72f, 88.73f, -87.33f, -103.97f, -104.0f, 300.0f, -300.0f})
+    x.push_back(v);
+  std::vector<float> got(x.size());
+  nn::silu(x, got);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float want = x[i] / (1.0f + ggml_expf(0.0f - x[i]));
+    INFO("x = " << x[i]);
+    REQUIRE(std::memcmp(&got[i], &want, sizeof want) == 0);
+    // and the polynomial itself is exp to within 2 ulp where exp is a normal float
+    if (std::fabs(x[i]) < 87.0f) REQUIRE(close(ggml_expf(x[i]), std::exp(double(x[i])), 2.4e-7, 0.0));
+  }
+  const std::vector<float> nan_in{std::numeric_limits<float>::quiet_NaN()};
+  std::vector<float> nan_out(1);
+  nn::silu(nan_in, nan_out);
+  CHECK(std::isnan(nan_out[0]));
 }
 
 TEST_CASE("activations: extreme inputs stay finite", "[nn][activations]") {

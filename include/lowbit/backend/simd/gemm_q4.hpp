@@ -127,15 +127,13 @@ inline void unpack_q4_0(const packed_q4_0& w, std::span<ggml::q4_0::block> out) 
 
 namespace simd_detail {
 
-/// Microkernel: MR activation rows x one 16-row Q4_1 or Q4_0 panel, all K blocks.
-/// Q4_1: acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k] + m_w[r] s_x[i,b]   (ggml's Q4_1·Q8_1);
-/// Q4_0: acc[i][r] = Σ_b d_w[r] d_x[i,b] (Σ_k q_w[r,k] q_x[i,k] - 8 Σ_k q_x[i,k])  (ggml's Q4_0·Q8_0),
+/// Q4_0 microkernel: MR activation rows x one 16-row panel, all K blocks:
+/// acc[i][r] = Σ_b d_w[r] d_x[i,b] (Σ_k q_w[r,k] q_x[i,k] - 8 Σ_k q_x[i,k])  (ggml's Q4_0·Q8_0),
 /// the offset subtracted exactly in int32.
-template <class Arch, int MR, class F>
-inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+template <class Arch, int MR>
+inline void q4_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                            float (*acc_out)[16]) noexcept {
-  constexpr bool has_min = has_min_v<F>;
-  constexpr std::size_t stride = packed_q4_t<F>::block_stride;
+  constexpr std::size_t stride = packed_q4_0::block_stride;
   if constexpr (has_vnni_v<Arch>) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f);
     __m512 acc[MR];
@@ -149,8 +147,6 @@ inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const acti
         hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_mask);
       }
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 256)));
-      __m512 mw = _mm512_setzero_ps();
-      if constexpr (has_min) mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 288)));
       for (int i = 0; i < MR; ++i) {
         const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
         const auto* xw = reinterpret_cast<const dword_alias*>(xq_row);  // folds into {1to16} broadcasts
@@ -163,10 +159,9 @@ inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const acti
         s0 = _mm512_dpbusd_epi32(s0, lo[3], _mm512_set1_epi32(xw[6]));
         s1 = _mm512_dpbusd_epi32(s1, hi[3], _mm512_set1_epi32(xw[7]));
         __m512i isum = _mm512_add_epi32(s0, s1);
-        if constexpr (!has_min) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
+        isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
         const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i0 + i)[b]));
         acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[i]);
-        if constexpr (has_min) acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xq.row_s(i0 + i)[b]), acc[i]);
       }
     }
     for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
@@ -187,9 +182,6 @@ inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const acti
           hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_mask);
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256 + 16 * h)));
-        __m256 mw = _mm256_setzero_ps();
-        if constexpr (has_min)
-          mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
         for (int i = 0; i < MR; ++i) {
           const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
           std::int32_t xw[8];
@@ -200,10 +192,9 @@ inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const acti
             const __m256i p1 = _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xw[2 * c + 1]));
             sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), ones));
           }
-          if constexpr (!has_min) sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
+          sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
           const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i0 + i)[b]));
           acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i][h]);
-          if constexpr (has_min) acc[i][h] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xq.row_s(i0 + i)[b]), acc[i][h]);
         }
       }
     }
@@ -212,8 +203,99 @@ inline void q4_microkernel(const std::uint8_t* panel, std::size_t nb, const acti
       _mm256_storeu_ps(acc_out[i] + 8, acc[i][1]);
     }
   } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_0/Q4_1 kernel needs AVX2 or AVX-512 VNNI");
+    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_0 kernel needs AVX2 or AVX-512 VNNI");
   }
+}
+
+/// Q4_1 microkernel rows [i, i + R) x one 16-row panel, in ggml's operation order: for every
+/// row n and block b, the 32 products split into eight 4-element groups (group j: codes 4j..4j+3),
+/// each group's int32 sum converted to f32 and accumulated in its own lane,
+/// `acc_j = fma(d_w * d_x, sum_j, acc_j)`, and the minimum term apart, `mins = fma(m_w, s_x, mins)`;
+/// the result is `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3)) + mins`.
+/// That is `ggml_vec_dot_q4_1_q8_1` on x86 (ggml-cpu arch/x86/quants.c: `vpdpbusd` or
+/// `vpmaddubsw` lanes, `_mm256_fmadd_ps`, the `summs` fma that the compiler contracts, and
+/// `hsum_float_8`), so every output is bit-identical to llama.cpp's. Panel group j is chunk j / 2,
+/// low nibbles for even j, high for odd (see packed_q4_1).
+template <class Arch, int R>
+inline void q4_1_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
+                      float (*acc_out)[16]) noexcept {
+  constexpr std::size_t stride = packed_q4_1::block_stride;
+  if constexpr (has_vnni_v<Arch>) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    __m512 acc[R][8], mins[R];
+    for (int r = 0; r < R; ++r) {
+      mins[r] = _mm512_setzero_ps();
+      for (int j = 0; j < 8; ++j) acc[r][j] = _mm512_setzero_ps();
+    }
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* blk = panel + b * stride;
+      __m512i plane[8];
+      for (int c = 0; c < 4; ++c) {
+        const __m512i v = _mm512_loadu_si512(blk + 64 * c);
+        plane[2 * c] = _mm512_and_si512(v, low_mask);
+        plane[2 * c + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_mask);
+      }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 256)));
+      const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 288)));
+      for (int r = 0; r < R; ++r) {
+        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i + r)[b]));
+        mins[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xq.row_s(i + r)[b]), mins[r]);
+        for (int j = 0; j < 8; ++j) {
+          const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), plane[j], _mm512_set1_epi32(xw[j]));
+          acc[r][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[r][j]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512 even = _mm512_add_ps(_mm512_add_ps(acc[r][4], acc[r][0]), _mm512_add_ps(acc[r][6], acc[r][2]));
+      const __m512 odd = _mm512_add_ps(_mm512_add_ps(acc[r][5], acc[r][1]), _mm512_add_ps(acc[r][7], acc[r][3]));
+      _mm512_storeu_ps(acc_out[r], _mm512_add_ps(_mm512_add_ps(even, odd), mins[r]));
+    }
+  } else if constexpr (has_avx2_v<Arch>) {
+    static_assert(R == 1, "the AVX2 Q4_1 rows take one activation row (16 registers)");
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7 of the panel
+      __m256 acc[8], mins = _mm256_setzero_ps();
+      for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
+      for (std::size_t b = 0; b < nb; ++b) {
+        const std::uint8_t* blk = panel + b * stride;
+        std::int32_t xw[8];
+        std::memcpy(xw, xq.row_qs(i) + b * 32, 32);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256 + 16 * h)));
+        const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i)[b]));
+        mins = _mm256_fmadd_ps(mw, _mm256_set1_ps(xq.row_s(i)[b]), mins);
+        for (int c = 0; c < 4; ++c) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h));
+          const __m256i lo = _mm256_and_si256(v, low_mask);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_mask);
+          // vpmaddubsw pair sums <= 2 * 15 * 127: no saturation; vpmaddwd completes each 4-group.
+          const __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(xw[2 * c])), ones);
+          const __m256i s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(xw[2 * c + 1])), ones);
+          acc[2 * c] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s0), acc[2 * c]);
+          acc[2 * c + 1] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s1), acc[2 * c + 1]);
+        }
+      }
+      const __m256 even = _mm256_add_ps(_mm256_add_ps(acc[4], acc[0]), _mm256_add_ps(acc[6], acc[2]));
+      const __m256 odd = _mm256_add_ps(_mm256_add_ps(acc[5], acc[1]), _mm256_add_ps(acc[7], acc[3]));
+      _mm256_storeu_ps(acc_out[0] + 8 * h, _mm256_add_ps(_mm256_add_ps(even, odd), mins));
+    }
+  } else {
+    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_1 kernel needs AVX2 or AVX-512 VNNI");
+  }
+}
+
+/// Q4_1 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row at a
+/// time (AVX2), see q4_1_rows.
+template <class Arch, int MR>
+inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                             float (*acc_out)[16]) noexcept {
+  constexpr int R = has_vnni_v<Arch> ? 2 : 1;
+  int r = 0;
+  for (; r + R <= MR; r += R) q4_1_rows<Arch, R>(panel, nb, xq, i0 + r, acc_out + r);
+  if constexpr (MR % R != 0) q4_1_rows<Arch, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
 }
 
 }  // namespace simd_detail
@@ -223,7 +305,7 @@ namespace simd_detail {
 /// The SIMD GEMM of the 4-bit formats Q4_0 and Q4_1: activations quantized on the fly
 /// (activation_q8, ggml's Q8_0 / Q8_1 rules), weights in packed_q4_0 / packed_q4_1 panels, integer
 /// dot products (AVX-512 VNNI `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation of the per-block
-/// scaled sums, fused epilogue.
+/// scaled sums (Q4_1: in ggml's order, bit-identical to llama.cpp, see q4_1_rows), fused epilogue.
 template <class F, class Arch>
 struct q4_gemm_kernel {
   using weight_type = packed_q4_t<F>;
@@ -231,7 +313,11 @@ struct q4_gemm_kernel {
     template <int MR>
     void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                     float (*acc)[16]) const noexcept {
-      q4_microkernel<Arch, MR, F>(panel, nb, xq, i0, acc);
+      if constexpr (has_min_v<F>) {
+        q4_1_microkernel<Arch, MR>(panel, nb, xq, i0, acc);
+      } else {
+        q4_0_microkernel<Arch, MR>(panel, nb, xq, i0, acc);
+      }
     }
   };
 

@@ -51,9 +51,6 @@ inline float dot(const float* a, const float* b, std::size_t n) noexcept {
   return sum;
 }
 
-/// sum_i a[i]^2 over n elements, f32 lanes.
-inline float sum_of_squares(const float* a, std::size_t n) noexcept { return dot(a, a, n); }
-
 /// y[i] += alpha * x[i] for i < n.
 inline void axpy(float* y, float alpha, const float* x, std::size_t n) noexcept {
   constexpr std::size_t w = batch_width;

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright lowbit contributors
+#pragma once
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+
+#include "lowbit/core/error.hpp"
+#include "lowbit/core/fp16.hpp"
+#include "lowbit/core/parallel.hpp"
+#include "lowbit/nn/attention.hpp"
+#include "lowbit/nn/kv_cache.hpp"
+
+namespace lowbit::nn {
+
+/// The largest head_dim `flash_attention_f16` takes (its per-row buffers live on the stack).
+inline constexpr std::size_t flash_attention_max_head_dim = 512;
+
+namespace detail {
+
+/// <k, q> for a cached binary16 row k and a row q of binary16 values held as f32, n elements, with
+/// ggml's `ggml_vec_dot_f16` on AVX-512 (ggml-cpu vec.cpp, simd-mappings.h): elements
+/// [0, 64 * floor(n / 64)) in 4 x 16 f32 lanes (lane l of accumulator a takes elements
+/// 64 s + 16 a + l, s ascending), the accumulators added as (a0 + a2) + (a1 + a3), the 16 lanes
+/// reduced as `_mm512_reduce_add_ps` (halves, quarters, then (l0 + l2) + (l1 + l3)); the tail added
+/// in double, in order. Products of two binary16 values are exact in f32, so fused and unfused
+/// forms agree. With F16C the lanes run as pairs of 8-wide vectors (the same sums).
+inline float dot_f16_ggml(const std::uint16_t* k, const float* q, std::size_t n) noexcept {
+  const std::size_t full = n / 64 * 64;
+  alignas(32) float x[16] = {};
+#if defined(__F16C__) && defined(__FMA__)
+  if (full > 0) {
+    __m256 lanes[4][2];
+    for (auto& a : lanes) a[0] = a[1] = _mm256_setzero_ps();
+    for (std::size_t s = 0; s < full; s += 64) {
+      for (std::size_t a = 0; a < 4; ++a) {
+        for (std::size_t half = 0; half < 2; ++half) {
+          const std::size_t e = s + 16 * a + 8 * half;
+          const __m256 kf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + e)));
+          lanes[a][half] = _mm256_fmadd_ps(kf, _mm256_loadu_ps(q + e), lanes[a][half]);
+        }
+      }
+    }
+    for (std::size_t half = 0; half < 2; ++half) {
+      const __m256 sum = _mm256_add_ps(_mm256_add_ps(lanes[0][half], lanes[2][half]),
+                                       _mm256_add_ps(lanes[1][half], lanes[3][half]));
+      _mm256_store_ps(x + 8 * half, sum);
+    }
+  }
+#else
+  float lanes[4][16] = {};
+  for (std::size_t s = 0; s < full; s += 64) {
+    for (std::size_t a = 0; a < 4; ++a) {
+      for (std::size_t l = 0; l < 16; ++l) lanes[a][l] += fp16_to_f32(k[s + 16 * a + l]) * q[s + 16 * a + l];
+    }
+  }
+  for (std::size_t l = 0; l < 16; ++l) x[l] = (lanes[0][l] + lanes[2][l]) + (lanes[1][l] + lanes[3][l]);
+#endif
+  float h8[8], h4[4];
+  for (std::size_t l = 0; l < 8; ++l) h8[l] = x[l + 8] + x[l];
+  for (std::size_t l = 0; l < 4; ++l) h4[l] = h8[l + 4] + h8[l];
+  double sum = static_cast<double>((h4[0] + h4[2]) + (h4[1] + h4[3]));
+  for (std::size_t i = full; i < n; ++i) sum += static_cast<double>(fp16_to_f32(k[i]) * q[i]);
+  return static_cast<float>(sum);
+}
+
+/// Rounds each of n f32 values to the nearest binary16 value (ties to even; beyond 65504 to
+/// infinity; NaN stays NaN), in place, as f32: bit-identical to fp16_to_f32(f32_to_fp16(v)).
+/// Portable form (no F16C): binary16 normals keep 10 mantissa bits (round by adding 0xfff plus
+/// the kept lowest bit); below 2^-14 the step is 2^-24, rounded by adding and subtracting 0.5f
+/// (whose ulp is 2^-24). Branch-free, so compilers vectorize it.
+inline void round_to_f16(float* v, std::size_t n) noexcept {
+  std::size_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_storeu_ps(v + i, _mm256_cvtph_ps(h));
+  }
+#endif
+  for (; i < n; ++i) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(v[i]);
+    const std::uint32_t sign = bits & 0x80000000u, mag = bits ^ sign;
+    std::uint32_t r = (mag + 0x0fffu + ((mag >> 13) & 1u)) & ~0x1fffu;
+    r = r > 0x477fe000u ? 0x7f800000u : r;  // past binary16's largest finite value, 65504
+    const float small = (std::bit_cast<float>(mag) + 0.5f) - 0.5f;
+    r = mag < 0x38800000u ? std::bit_cast<std::uint32_t>(small) : r;
+    r = mag > 0x7f800000u ? (mag | 0x00400000u) : r;  // NaN, quieted as the conversion does
+    v[i] = std::bit_cast<float>(r | sign);
+  }
+}
+
+/// acc = f16(fma(v, w, acc)) elementwise for a cached binary16 row v (ggml_vec_mad_f16).
+inline void accumulate_f16(float* acc, const std::uint16_t* v, float w, std::size_t n) noexcept {
+  std::size_t d = 0;
+#if defined(__F16C__) && defined(__FMA__)
+  const __m256 wv = _mm256_set1_ps(w);
+  for (; d + 8 <= n; d += 8) {
+    const __m256 vf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + d)));
+    const __m256 r = _mm256_fmadd_ps(vf, wv, _mm256_loadu_ps(acc + d));
+    _mm256_storeu_ps(acc + d, _mm256_cvtph_ps(_mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+  }
+#endif
+  for (std::size_t e = d; e < n; ++e) acc[e] = std::fma(fp16_to_f32(v[e]), w, acc[e]);
+  round_to_f16(acc + d, n - d);
+}
+
+/// acc = f16(acc * w) elementwise (ggml_vec_scale_f16).
+inline void scale_f16(float* acc, float w, std::size_t n) noexcept {
+  for (std::size_t d = 0; d < n; ++d) acc[d] *= w;
+  round_to_f16(acc, n);
+}
+
+}  // namespace detail
+
+/// Causal grouped-query attention over an f16 KV cache in one pass with an online softmax and an
+/// f16 output accumulator: the arithmetic of ggml's CPU `flash_attn_ext` (llama.cpp's default
+/// attention for an f16 cache), reproduced bit for bit.
+///
+/// For query token i (position pos + i) and head h over KV head g = h / (n_heads / n_kv_heads),
+/// keys t = 0 .. pos + i in order: q is rounded to binary16; `s = <K_g[t], q> * scale` (the dot
+/// product as `ggml_vec_dot_f16`, see detail::dot_f16_ggml); if s > M: M = s, ms = expf(M_old - M),
+/// acc = f16(acc * ms), vs = 1; else vs = expf(s - M); acc = f16(fma(V_g[t], vs, acc)) elementwise;
+/// S = fma(S, ms, vs). Finally out = f32(acc) * (1 / S). expf is the C library's.
+/// The same result as `attention` up to rounding (the f16 accumulator costs about 3 decimal digits
+/// of the output, which is what llama.cpp computes): use this one to reproduce llama.cpp.
+///
+/// Shapes: `q: (M, n_heads, head_dim)` after RoPE; the cache holds K_g, V_g: (n_ctx, head_dim)
+/// per KV head, rows [0, pos + M) are read; `out: (M, n_heads * head_dim)` row-major (heads
+/// concatenated). M = params.n_tokens. Units: scale per unit of q.k (default 1 / sqrt(head_dim)).
+///
+/// throws lowbit::error: the errors of `attention` (shape_mismatch, out_of_range,
+/// invalid_argument for a non-finite scale or t.count < 1), and errc::unsupported if head_dim
+/// exceeds flash_attention_max_head_dim. Checks happen before anything is written.
+///
+/// No allocation. `out` must not overlap `q`. Query rows (token, head) are split over `t` threads;
+/// each row's arithmetic is independent of the split.
+///
+/// Source: Milakov & Gimelshein, "Online normalizer calculation for softmax", arXiv:1805.02867;
+/// Rabe & Staats, "Self-attention Does Not Need O(n^2) Memory", arXiv:2112.05682; Dao et al.,
+/// "FlashAttention", arXiv:2205.14135; the operation order of ggml-cpu ops.cpp,
+/// ggml_compute_forward_flash_attn_ext_f16_one_chunk (llama.cpp, vendored in llama-cpp-python 0.3.36).
+inline void flash_attention_f16(std::span<const float> q, const kv_cache<kv_f16>& cache, const attention_params& params,
+                                std::span<float> out, threads t = {}) {
+  detail::check_attention_args(q, cache, params, out);
+  check(t.count >= 1, errc::invalid_argument, "flash_attention_f16: thread count must be >= 1");
+  const std::size_t hd = cache.head_dim();
+  check(hd <= flash_attention_max_head_dim, errc::unsupported, [&] {
+    return "flash_attention_f16: head_dim = " + std::to_string(hd) + " exceeds " +
+           std::to_string(flash_attention_max_head_dim);
+  });
+  const std::size_t M = params.n_tokens, n_heads = params.n_heads;
+  if (M == 0) return;
+  const std::size_t group = n_heads / cache.n_kv_heads();
+  const float scale = params.scale.value_or(1.0f / std::sqrt(static_cast<float>(hd)));
+  const auto* k_layer = cache.keys(params.layer, 0).data();  // (n_kv_heads, n_ctx, head_dim)
+  const auto* v_layer = cache.values(params.layer, 0).data();
+  const std::size_t head_stride = cache.n_ctx() * hd;
+  const std::size_t rows = M * n_heads;
+  const std::size_t work = rows * (params.pos + (M + 1) / 2) * hd;
+  const threads workers = work < (std::size_t{1} << 15) ? threads{1} : t;
+
+  parallel_for(workers, rows, 1, [&](std::size_t begin, std::size_t end) {
+    float qh[flash_attention_max_head_dim];   // q rounded to binary16
+    float acc[flash_attention_max_head_dim];  // the binary16 accumulator, held as f32
+    for (std::size_t row = begin; row < end; ++row) {
+      const std::size_t i = row / n_heads, h = row % n_heads;
+      const std::size_t g = h / group;
+      std::copy_n(q.data() + row * hd, hd, qh);
+      detail::round_to_f16(qh, hd);
+      std::fill_n(acc, hd, 0.0f);
+      const std::uint16_t* kb = k_layer + g * head_stride;
+      const std::uint16_t* vb = v_layer + g * head_stride;
+      float S = 0.0f, Mx = -std::numeric_limits<float>::infinity();
+      const std::size_t n_keys = params.pos + i + 1;
+      for (std::size_t key = 0; key < n_keys; ++key) {
+        const float s = detail::dot_f16_ggml(kb + key * hd, qh, hd) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > Mx) {
+          const float m_old = Mx;
+          Mx = s;
+          ms = std::exp(m_old - Mx);
+          detail::scale_f16(acc, ms, hd);
+        } else {
+          vs = std::exp(s - Mx);
+        }
+        detail::accumulate_f16(acc, vb + key * hd, vs, hd);
+        S = std::fma(S, ms, vs);
+      }
+      const float s_inv = S == 0.0f ? 0.0f : 1.0f / S;
+      float* orow = out.data() + row * hd;
+      for (std::size_t d = 0; d < hd; ++d) orow[d] = acc[d] * s_inv;
+    }
+  });
+}
+
+}  // namespace lowbit::nn
