@@ -584,7 +584,7 @@ TEST_CASE("gguf: small.gguf tensors", "[gguf][io]") {
   }
 }
 
-TEST_CASE("gguf: parse() from memory equals open(); views survive moves", "[gguf][io]") {
+TEST_CASE("gguf: parse() from memory equals open(), views survive moves", "[gguf][io]") {
   const std::vector<std::byte> bytes = read_bytes(data_path("small.gguf"));
   gguf_file a = gguf_file::parse(bytes);
   const gguf_file b = gguf_file::open(data_path("small.gguf"));

@@ -92,7 +92,7 @@ std::vector<float> head_rows(const std::vector<float>& kv, dims d, std::size_t g
 
 }  // namespace
 
-TEST_CASE("flash_attention_f16: bit-identical to ggml's flash_attn_ext order; close to exact attention",
+TEST_CASE("flash_attention_f16: bit-identical to ggml's flash_attn_ext order, close to exact attention",
           "[nn][flash_attention]") {
   struct step {
     std::size_t pos, M;

@@ -62,7 +62,7 @@ TEST_CASE("rms_norm: simd and reference match double-precision math", "[nn][rms_
   }
 }
 
-TEST_CASE("rms_norm: eps dominates a zero row; in place; threads", "[nn][rms_norm]") {
+TEST_CASE("rms_norm: eps dominates a zero row, in place, threads", "[nn][rms_norm]") {
   const std::size_t dim = 65, rows = 300;
   std::vector<float> zeros(dim, 0.0f), w(dim, 1.0f), y(dim, 7.0f);
   nn::rms_norm(zeros, w, y, 1, dim, 1e-5f);
