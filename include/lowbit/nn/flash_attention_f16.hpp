@@ -7,7 +7,6 @@
 #endif
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -75,10 +74,8 @@ inline float dot_f16_ggml(const std::uint16_t* k, const float* q, std::size_t n)
 }
 
 /// Rounds each of n f32 values to the nearest binary16 value (ties to even; beyond 65504 to
-/// infinity; NaN stays NaN), in place, as f32: bit-identical to fp16_to_f32(f32_to_fp16(v)).
-/// Portable form (no F16C): binary16 normals keep 10 mantissa bits (round by adding 0xfff plus
-/// the kept lowest bit); below 2^-14 the step is 2^-24, rounded by adding and subtracting 0.5f
-/// (whose ulp is 2^-24). Branch-free, so compilers vectorize it.
+/// infinity; NaN stays NaN), in place, as f32: fp16_to_f32(f32_to_fp16(v)), eight at a time with
+/// F16C where compiled.
 inline void round_to_f16(float* v, std::size_t n) noexcept {
   std::size_t i = 0;
 #if defined(__F16C__)
@@ -87,16 +84,7 @@ inline void round_to_f16(float* v, std::size_t n) noexcept {
     _mm256_storeu_ps(v + i, _mm256_cvtph_ps(h));
   }
 #endif
-  for (; i < n; ++i) {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(v[i]);
-    const std::uint32_t sign = bits & 0x80000000u, mag = bits ^ sign;
-    std::uint32_t r = (mag + 0x0fffu + ((mag >> 13) & 1u)) & ~0x1fffu;
-    r = r > 0x477fe000u ? 0x7f800000u : r;  // past binary16's largest finite value, 65504
-    const float small = (std::bit_cast<float>(mag) + 0.5f) - 0.5f;
-    r = mag < 0x38800000u ? std::bit_cast<std::uint32_t>(small) : r;
-    r = mag > 0x7f800000u ? (mag | 0x00400000u) : r;  // NaN, quieted as the conversion does
-    v[i] = std::bit_cast<float>(r | sign);
-  }
+  for (; i < n; ++i) v[i] = fp16_to_f32(f32_to_fp16(v[i]));
 }
 
 /// acc = f16(fma(v, w, acc)) elementwise for a cached binary16 row v (ggml_vec_mad_f16).

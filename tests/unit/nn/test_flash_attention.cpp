@@ -167,7 +167,7 @@ TEST_CASE("flash_attention_f16: 1 and 2 threads, prefill and token-by-token give
 TEST_CASE("flash_attention_f16: binary16 rounding helper == f32_to_fp16 round trip", "[nn][flash_attention][f16]") {
   // Every exponent, a spread of mantissas (incl. ties and the last ones below each power of two),
   // zeros, the binary16 subnormal and overflow boundaries, infinities and NaNs; in runs of 8
-  // (the F16C path where compiled) and of 7 (the portable path).
+  // (the F16C path where compiled) and of 7 (the scalar tail).
   std::vector<float> values;
   for (std::uint32_t e = 0; e < 256; ++e) {
     for (std::uint32_t m : {0u, 1u, 0xfffu, 0x1000u, 0x1001u, 0x2000u, 0x3000u, 0x5a5a5u, 0x7fe000u, 0x7ff000u,
