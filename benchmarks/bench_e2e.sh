@@ -12,7 +12,7 @@
 # 2. builds lowbit's CLI in build-bench/ (Release, examples on, tests off),
 # 3. for each thread count runs
 #      llama-bench -m MODEL -p PP -n TG -t T -r REPS -o json
-#      lowbit-smollm2 --model MODEL --threads T --bench --bench-pp PP --bench-tg TG
+#      lowbit-llm --model MODEL --threads T --bench --bench-pp PP --bench-tg TG
 #    (REPS times; the CLI must print the two lines "pp PP <tok/s>" and
 #    "tg TG <tok/s>"), plus one tg-only run of each under /usr/bin/time -v
 #    for the peak resident set size,
@@ -82,15 +82,15 @@ LLAMA_BENCH="${LLAMA_BIN_DIR}/llama-bench"
 # --- lowbit CLI ------------------------------------------------------------
 LOWBIT_PROBLEMS=()
 if [ -z "$LOWBIT_BIN" ]; then
-    LOWBIT_BIN="${REPO_DIR}/build-bench/examples/smollm2/lowbit-smollm2"
+    LOWBIT_BIN="${REPO_DIR}/build-bench/examples/llm/lowbit-llm"
     if [ "$DO_BUILD" -eq 1 ]; then
-        log "building lowbit-smollm2 in build-bench/ (-j${JOBS})"
+        log "building lowbit-llm in build-bench/ (-j${JOBS})"
         if ! (cd "$REPO_DIR" &&
               cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
                     -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_EXAMPLES=ON >&2 &&
-              cmake --build build-bench --target lowbit-smollm2 -j"${JOBS}" >&2); then
-            log "WARNING: building lowbit-smollm2 FAILED (see above)"
-            LOWBIT_PROBLEMS+=("build of lowbit-smollm2 failed")
+              cmake --build build-bench --target lowbit-llm -j"${JOBS}" >&2); then
+            log "WARNING: building lowbit-llm FAILED (see above)"
+            LOWBIT_PROBLEMS+=("build of lowbit-llm failed")
         fi
     fi
 fi
@@ -111,7 +111,7 @@ run_lowbit() {
     local t="$1" pp="$2" tg="$3" out="$4" err="$TMP/lowbit.err"
     if ! "$LOWBIT_BIN" --model "$MODEL" --threads "$t" --bench \
             --bench-pp "$pp" --bench-tg "$tg" >"$TMP/lowbit.out" 2>"$err"; then
-        log "lowbit-smollm2 failed (threads=$t): $(tail -n 5 "$err")"
+        log "lowbit-llm failed (threads=$t): $(tail -n 5 "$err")"
         return 1
     fi
     python3 - "$TMP/lowbit.out" "$pp" "$tg" >"$out" <<'EOF' || { log "lowbit output: $(head -c 500 "$TMP/lowbit.out")"; return 1; }
@@ -174,7 +174,7 @@ EOF
     # --- lowbit
     B_PP="" B_PP_SD="" B_TG="" B_TG_SD="" B_RSS=""
     if [ -n "$LOWBIT_BIN" ]; then
-        log "lowbit-smollm2: pp${PP} tg${TG}, threads=${T}, reps=${REPS}"
+        log "lowbit-llm: pp${PP} tg${TG}, threads=${T}, reps=${REPS}"
         : >"$TMP/lowbit.pp"; : >"$TMP/lowbit.tg"; ok=1
         for ((r = 0; r < REPS; r++)); do
             if run_lowbit "$T" "$PP" "$TG" "$TMP/lowbit.res"; then

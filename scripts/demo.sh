@@ -6,7 +6,7 @@
 # builds the example and lets the model answer a prompt through lowbit, streaming the answer and
 # then printing prompt and generation speed.
 # Usage: scripts/demo.sh [--prompt TEXT] [--tokens N] [--threads T] [--temperature X] [--model PATH] ...
-#        (every argument goes to lowbit-smollm2; see lowbit-smollm2 --help)
+#        (every argument goes to lowbit-llm; see lowbit-llm --help)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,5 +20,5 @@ if [ "$have_model" -eq 0 ]; then
 fi
 
 cmake -S . -B build-demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOWBIT_BUILD_TESTS=OFF >/dev/null
-cmake --build build-demo --target lowbit-smollm2 -j "$(nproc)" >/dev/null
-exec build-demo/examples/smollm2/lowbit-smollm2 "${args[@]}"
+cmake --build build-demo --target lowbit-llm -j "$(nproc)" >/dev/null
+exec build-demo/examples/llm/lowbit-llm "${args[@]}"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright lowbit contributors
 #
-# Bad input to the lowbit-smollm2 CLI: each case must exit non-zero with a lowbit::error message
+# Bad input to the lowbit-llm CLI: each case must exit non-zero with a lowbit::error message
 # naming what is wrong. Usage: check_cli_errors.sh CLI MODEL_GGUF SMALL_GGUF
 set -uo pipefail
 cli="$1" model="$2" small="$3"

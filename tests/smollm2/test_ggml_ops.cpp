@@ -71,14 +71,14 @@ TEST_CASE("smollm2: every operation reproduces llama.cpp's tensors bit for bit",
   const std::size_t M = ids.size();
   const lowbit::threads t{2};
   const auto file = lowbit::io::gguf_file::open(model_path);
-  const auto h = smollm2::hparams::from_gguf(file);
+  const auto h = llm::hparams::from_gguf(file);
   const lowbit::nn::rope_table rope(lowbit::nn::rope_config{.n_rot = h.n_rot, .theta_base = h.rope_theta}, 64);
   lowbit::gemm_workspace ws;
   auto project = [&](const std::string& weight, const std::vector<float>& x) {
-    const auto w = lowbit::graph::linear<smollm2::backend_type>(
-        lowbit::io::weight_of<smollm2::layer_format>(file, weight), t);
+    const auto w = lowbit::graph::linear<llm::backend_type>(
+        lowbit::io::weight_of<llm::layer_format>(file, weight), t);
     std::vector<float> y(M * w.weight().rows);
-    lowbit::gemm<smollm2::backend_type>(lowbit::matrix_view<const float>(x.data(), M, x.size() / M), w.weight(),
+    lowbit::gemm<llm::backend_type>(lowbit::matrix_view<const float>(x.data(), M, x.size() / M), w.weight(),
                                         lowbit::matrix_view<float>(y.data(), M, w.weight().rows), t,
                                         lowbit::epilogue::store{}, &ws);
     return y;
@@ -98,7 +98,7 @@ TEST_CASE("smollm2: every operation reproduces llama.cpp's tensors bit for bit",
     CAPTURE(layer);
     if (layer == 0) {  // the layer's input: token embeddings (Q8_0 rows, decoded exactly)
       std::vector<float> embd(M * h.n_embd);
-      const auto table = lowbit::io::weight_of<smollm2::embedding_format>(file, "token_embd.weight");
+      const auto table = lowbit::io::weight_of<llm::embedding_format>(file, "token_embd.weight");
       lowbit::nn::embedding([&](std::size_t row, std::span<float> out) { lowbit::dequantize_row(table, row, out); },
                             h.n_vocab, h.n_embd, ids, embd);
       require_same_bits("rms_norm (attn_norm)", norm(p + "attn_norm.weight", embd), ggml.get("attn_norm", 0));
@@ -114,7 +114,7 @@ TEST_CASE("smollm2: every operation reproduces llama.cpp's tensors bit for bit",
     require_same_bits("RoPE (Q)", q, ggml.get("Qcur", layer, 2));
     require_same_bits("RoPE (K)", k, ggml.get("Kcur", layer, 2));
 
-    lowbit::nn::kv_cache<smollm2::kv_element> cache(1, 64, h.n_head_kv, h.head_dim);
+    lowbit::nn::kv_cache<llm::kv_element> cache(1, 64, h.n_head_kv, h.head_dim);
     cache.write(0, 0, M, ggml.get("Kcur", layer, 2), ggml.get("Vcur", layer, 1));
     std::vector<float> attention(M * h.n_embd);
     lowbit::nn::flash_attention_f16(ggml.get("Qcur", layer, 2), cache, {.n_tokens = M, .n_heads = h.n_head},

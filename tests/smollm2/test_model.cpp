@@ -29,10 +29,10 @@ nlohmann::json read_json(const std::string& name) {
   return nlohmann::json::parse(in);
 }
 
-smollm2::model& shared_model() {
+llm::model& shared_model() {
   if (model_path.empty())
     FAIL("LOWBIT_SMOLLM2_GGUF is not set: configure with -DLOWBIT_SMOLLM2_GGUF=$(scripts/fetch_model.sh)");
-  static std::unique_ptr<smollm2::model> m = std::make_unique<smollm2::model>(model_path, 512, lowbit::threads{2});
+  static std::unique_ptr<llm::model> m = std::make_unique<llm::model>(model_path, 512, lowbit::threads{2});
   return *m;
 }
 
@@ -62,7 +62,7 @@ TEST_CASE("smollm2: prompt logits match llama.cpp (argmax and KL divergence)", "
   REQUIRE(in.gcount() == static_cast<std::streamsize>(reference.size() * sizeof(float)));
 
   // Our tokenizer and chat template give the same prompt ids as llama.cpp.
-  const auto tok = smollm2::tokenizer::from_gguf(shared_model().file());
+  const auto tok = llm::tokenizer::from_gguf(shared_model().file());
   REQUIRE(tok.encode(meta["text"].get<std::string>()) == ids);
 
   auto& m = shared_model();
@@ -99,7 +99,7 @@ TEST_CASE("smollm2: prompt logits match llama.cpp (argmax and KL divergence)", "
       }
     }
     const float margin = ref[top] - ref[second];
-    const bool same = smollm2::sampler::argmax(std::span<const float>(ours, n_vocab)) == static_cast<std::int32_t>(top);
+    const bool same = llm::sampler::argmax(std::span<const float>(ours, n_vocab)) == static_cast<std::int32_t>(top);
     if (margin > 0.01f) {
       ++argmax_checked;
       if (same) ++argmax_agree;
@@ -135,14 +135,14 @@ TEST_CASE("smollm2: greedy answers are token-for-token llama.cpp's", "[smollm2][
   REQUIRE(greedy["model_sha256"] == model_sha256);
   REQUIRE(greedy["cases"].size() >= 3);
   auto& m = shared_model();
-  const auto tok = smollm2::tokenizer::from_gguf(m.file());
+  const auto tok = llm::tokenizer::from_gguf(m.file());
   for (const auto& c : greedy["cases"]) {
     const auto user = c["user"].get<std::string>();
     const auto prompt_ids = c["prompt_ids"].get<std::vector<std::int32_t>>();
     const auto expected = c["output_ids"].get<std::vector<std::int32_t>>();
     CAPTURE(user);
-    const std::vector<smollm2::chat_message> messages{{"user", user}};
-    REQUIRE(tok.encode(smollm2::apply_chatml(messages, true)) == prompt_ids);
+    const std::vector<llm::chat_message> messages{{"user", user}};
+    REQUIRE(tok.encode(llm::apply_chatml(messages, true)) == prompt_ids);
 
     m.reset();
     lowbit::graph::activation logits;
@@ -150,7 +150,7 @@ TEST_CASE("smollm2: greedy answers are token-for-token llama.cpp's", "[smollm2][
     std::vector<std::int32_t> produced;
     std::size_t pos = prompt_ids.size();
     while (produced.size() < expected.size()) {
-      const std::int32_t next = smollm2::sampler::argmax(std::span<const float>(logits.data.data(), logits.cols));
+      const std::int32_t next = llm::sampler::argmax(std::span<const float>(logits.data.data(), logits.cols));
       produced.push_back(next);
       if (next == 2 || next == 0) break;
       m.forward(std::span(&next, 1), pos++, false, logits, lowbit::threads{2});
@@ -174,7 +174,7 @@ TEST_CASE("smollm2: greedy answers are token-for-token llama.cpp's", "[smollm2][
     std::size_t agree = 0;
     for (std::size_t step = 0; step < expected.size(); ++step) {
       const float* row = logits.row(prompt_ids.size() - 1 + step);
-      if (smollm2::sampler::argmax(std::span<const float>(row, logits.cols)) == expected[step]) ++agree;
+      if (llm::sampler::argmax(std::span<const float>(row, logits.cols)) == expected[step]) ++agree;
     }
     CHECK(agree == expected.size());
     std::printf("smollm2 greedy '%s': teacher-forced argmax agrees at %zu of %zu steps\n", user.c_str(), agree,

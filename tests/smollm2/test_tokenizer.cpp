@@ -28,14 +28,14 @@ const std::string& model_path() {
   return path;
 }
 
-const smollm2::tokenizer& smollm2_tokenizer() {
-  static const smollm2::tokenizer tok = [] {
+const llm::tokenizer& smollm2_tokenizer() {
+  static const llm::tokenizer tok = [] {
     if (model_path().empty()) {
       FAIL(
           "LOWBIT_SMOLLM2_GGUF is empty: configure with -DLOWBIT_SMOLLM2_GGUF=<path to "
           "SmolLM2-135M-Instruct.Q4_1.gguf> (scripts/fetch_model.sh fetches it)");
     }
-    return smollm2::tokenizer::from_gguf(lowbit::io::gguf_file::open(model_path()));
+    return llm::tokenizer::from_gguf(lowbit::io::gguf_file::open(model_path()));
   }();
   return tok;
 }
@@ -80,9 +80,9 @@ std::string to_string(const ids& v) {
 }
 
 /// A four-token vocabulary {a, b, ab, <|x|>} for the error cases.
-smollm2::tokenizer tiny(std::vector<std::string> merges = {"a b"}, std::string_view pre = "smollm",
+llm::tokenizer tiny(std::vector<std::string> merges = {"a b"}, std::string_view pre = "smollm",
                         std::vector<std::int32_t> types = {1, 1, 1, 3}) {
-  return smollm2::tokenizer({"a", "b", "ab", "<|x|>"}, std::move(types), merges, pre);
+  return llm::tokenizer({"a", "b", "ab", "<|x|>"}, std::move(types), merges, pre);
 }
 
 template <class F>
@@ -241,8 +241,8 @@ TEST_CASE("tokenizer: matches llama.cpp on invalid UTF-8, rare classes and parse
 
 TEST_CASE("tokenizer: ChatML render round-trips through encode and decode", "[tokenizer][smollm2][chat]") {
   const auto& tok = smollm2_tokenizer();
-  const std::vector<smollm2::chat_message> conversation = {{"user", "What is 2+2?"}, {"assistant", "4."}};
-  const std::string rendered = smollm2::apply_chatml(conversation, true);
+  const std::vector<llm::chat_message> conversation = {{"user", "What is 2+2?"}, {"assistant", "4."}};
+  const std::string rendered = llm::apply_chatml(conversation, true);
   CHECK(rendered ==
         "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
         "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4.<|im_end|>\n<|im_start|>assistant\n");
@@ -252,14 +252,14 @@ TEST_CASE("tokenizer: ChatML render round-trips through encode and decode", "[to
   CHECK(std::count(encoded.begin(), encoded.end(), tok.eos_id()) == 3);
 
   // A system message replaces the default; no generation prompt.
-  const std::vector<smollm2::chat_message> with_system = {{"system", "Be brief."}, {"user", "Hi"}};
-  CHECK(smollm2::apply_chatml(with_system, false) ==
+  const std::vector<llm::chat_message> with_system = {{"system", "Be brief."}, {"user", "Hi"}};
+  CHECK(llm::apply_chatml(with_system, false) ==
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
-  CHECK(smollm2::apply_chatml({}, true) == "<|im_start|>assistant\n");
+  CHECK(llm::apply_chatml({}, true) == "<|im_start|>assistant\n");
 
   // The golden chat prompt of tokenize.json is this render of one user message.
-  const std::vector<smollm2::chat_message> question = {{"user", "What is the capital of France?"}};
-  const std::string prompt = smollm2::apply_chatml(question, true);
+  const std::vector<llm::chat_message> question = {{"user", "What is the capital of France?"}};
+  const std::string prompt = llm::apply_chatml(question, true);
   bool found = false;
   for (const auto& c : golden().at("cases")) {
     if (c.at("text").get<std::string>() == prompt) {
@@ -270,8 +270,8 @@ TEST_CASE("tokenizer: ChatML render round-trips through encode and decode", "[to
   CHECK(found);
 
   const auto file = lowbit::io::gguf_file::open(model_path());
-  CHECK_NOTHROW(smollm2::check_chatml_template(file));
-  CHECK(error_code_of([] { smollm2::check_chatml_template("{{ bos_token }}[INST] {{ message }} [/INST]"); }) ==
+  CHECK_NOTHROW(llm::check_chatml_template(file));
+  CHECK(error_code_of([] { llm::check_chatml_template("{{ bos_token }}[INST] {{ message }} [/INST]"); }) ==
         lowbit::errc::unsupported);
 }
 
@@ -303,9 +303,9 @@ TEST_CASE("tokenizer: rejects bad ids, pre-tokenizers and vocabularies", "[token
   CHECK(error_code_of([] { (void)tiny({"a c"}); }) == errc::corrupt);
   CHECK(error_code_of([] { (void)tiny({"b a"}); }) == errc::corrupt);  // "ba" is not a token
   CHECK(error_code_of([] { (void)tiny({"a b"}, "smollm", {1, 1}); }) == errc::corrupt);
-  CHECK(error_code_of([] { (void)smollm2::tokenizer({"a", "a"}, {}, {}, "smollm"); }) == errc::corrupt);
-  CHECK(error_code_of([] { (void)smollm2::tokenizer({}, {}, {}, "smollm"); }) == errc::corrupt);
-  CHECK(error_code_of([] { (void)smollm2::tokenizer({"a"}, {}, {}, "smollm", 1); }) == errc::corrupt);
+  CHECK(error_code_of([] { (void)llm::tokenizer({"a", "a"}, {}, {}, "smollm"); }) == errc::corrupt);
+  CHECK(error_code_of([] { (void)llm::tokenizer({}, {}, {}, "smollm"); }) == errc::corrupt);
+  CHECK(error_code_of([] { (void)llm::tokenizer({"a"}, {}, {}, "smollm", 1); }) == errc::corrupt);
 }
 
 TEST_CASE("tokenizer: encode speed on 20 KB", "[.][benchmark][tokenizer][smollm2]") {

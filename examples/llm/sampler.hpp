@@ -13,7 +13,7 @@
 
 #include "lowbit/core/error.hpp"
 
-namespace smollm2 {
+namespace llm {
 
 /// Sampling settings. temperature == 0 means greedy (argmax, lowest id on ties).
 struct sampler_config {
@@ -86,4 +86,4 @@ class sampler {
   std::vector<double> probs_;
 };
 
-}  // namespace smollm2
+}  // namespace llm

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
 //
-// lowbit-smollm2: chat with SmolLM2-135M-Instruct (GGUF) on lowbit. Streams the answer, then prints
+// lowbit-llm: chat with SmolLM2-135M-Instruct (GGUF) on lowbit. Streams the answer, then prints
 // prompt and generation speed. `--bench` measures prompt processing and generation like llama-bench.
 
 #include <chrono>
@@ -28,7 +28,7 @@ struct options {
   int threads = 0;
   std::size_t ctx = 2048;
   bool ctx_given = false;
-  smollm2::sampler_config sampling{};
+  llm::sampler_config sampling{};
   bool raw = false;
   bool bench = false;
   std::size_t bench_pp = 128, bench_tg = 64, bench_reps = 3;
@@ -36,7 +36,7 @@ struct options {
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
-               "usage: lowbit-smollm2 --model PATH [--prompt TEXT] [--tokens N] [--threads T] [--temperature X]\n"
+               "usage: lowbit-llm --model PATH [--prompt TEXT] [--tokens N] [--threads T] [--temperature X]\n"
                "                      [--top-k K] [--top-p P] [--seed S] [--ctx N] [--system TEXT] [--raw]\n"
                "                      [--bench [--bench-pp N] [--bench-tg N] [--bench-reps R]]\n"
                "  --temperature 0 (default) is greedy decoding; --raw skips the ChatML template.\n");
@@ -119,7 +119,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 // Prompt processing of `pp` tokens and generation of `tg` tokens from an empty cache, as llama-bench
 // measures them (pp: one batch, logits of the last token; tg: one token at a time). Best of reps.
-void run_bench(smollm2::model& m, const options& o) {
+void run_bench(llm::model& m, const options& o) {
   const lowbit::threads t{o.threads};
   lowbit::graph::activation logits;
   std::vector<std::int32_t> ids(std::max<std::size_t>(o.bench_pp, 1));
@@ -140,7 +140,7 @@ void run_bench(smollm2::model& m, const options& o) {
       const auto start = std::chrono::steady_clock::now();
       for (std::size_t i = 0; i < o.bench_tg; ++i) {
         m.forward(std::span(&token, 1), i, false, logits, t);
-        token = smollm2::sampler::argmax(std::span<const float>(logits.data.data(), logits.cols));
+        token = llm::sampler::argmax(std::span<const float>(logits.data.data(), logits.cols));
       }
       best_tg = std::max(best_tg, static_cast<double>(o.bench_tg) / seconds_since(start));
     }
@@ -154,19 +154,19 @@ int run(int argc, char** argv) {
   const lowbit::threads t{o.threads};
   // Like llama-bench, a benchmark's context holds exactly its prompt and generated tokens.
   const std::size_t ctx = o.bench && !o.ctx_given ? std::max<std::size_t>(o.bench_pp + o.bench_tg, 16) : o.ctx;
-  smollm2::model m(o.model_path, ctx, t);
+  llm::model m(o.model_path, ctx, t);
   if (o.bench) {
     run_bench(m, o);
     return 0;
   }
-  const auto tok = smollm2::tokenizer::from_gguf(m.file());
+  const auto tok = llm::tokenizer::from_gguf(m.file());
   std::string text = o.prompt;
   if (!o.raw) {
-    smollm2::check_chatml_template(m.file());
-    std::vector<smollm2::chat_message> messages;
+    llm::check_chatml_template(m.file());
+    std::vector<llm::chat_message> messages;
     if (!o.system.empty()) messages.push_back({"system", o.system});
     messages.push_back({"user", o.prompt});
-    text = smollm2::apply_chatml(messages, true);
+    text = llm::apply_chatml(messages, true);
   }
   const std::vector<std::int32_t> prompt_ids = tok.encode(text, true);
   lowbit::check(!prompt_ids.empty(), lowbit::errc::invalid_argument, "the prompt is empty");
@@ -175,7 +175,7 @@ int run(int argc, char** argv) {
                     std::to_string(o.tokens) + " that exceeds the context of " + std::to_string(m.context_size()) +
                     " tokens (--ctx)");
 
-  smollm2::sampler sampler(o.sampling);
+  llm::sampler sampler(o.sampling);
   lowbit::graph::activation logits;
   const auto pp_start = std::chrono::steady_clock::now();
   m.forward(prompt_ids, 0, false, logits, t);

@@ -46,7 +46,7 @@
 #include "lowbit/nn/rope.hpp"
 #include "lowbit/quant/dequantize.hpp"
 
-namespace smollm2 {
+namespace llm {
 
 using backend_type = lowbit::backend::simd<>;
 using layer_format = lowbit::ggml::q4_1;      ///< attention and FFN weights
@@ -281,4 +281,4 @@ class model {
   lowbit::graph::activation x_;
 };
 
-}  // namespace smollm2
+}  // namespace llm

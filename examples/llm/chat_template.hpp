@@ -9,7 +9,7 @@
 #include "lowbit/core/error.hpp"
 #include "lowbit/io/gguf.hpp"
 
-namespace smollm2 {
+namespace llm {
 
 /// One turn of a conversation: `role` is "system", "user" or "assistant" (not checked: the
 /// template copies any role).
@@ -75,4 +75,4 @@ inline void check_chatml_template(const lowbit::io::gguf_file& file) {
   check_chatml_template(std::string_view(file.get_string("tokenizer.chat_template")));
 }
 
-}  // namespace smollm2
+}  // namespace llm

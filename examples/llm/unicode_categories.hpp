@@ -35,7 +35,7 @@
 /// and, with an ICU newer than 15.1, treats code points assigned after 15.1 (by `u_charAge`) as
 /// unassigned. An exhaustive comparison of all 0x110000 code points against llama.cpp's table
 /// found no other difference with ICU 72.
-namespace smollm2::unicode {
+namespace llm::unicode {
 
 /// The general-category group of a code point, the coarse classes llama.cpp keeps per code point
 /// (its `unicode_cpt_flags`: \p{N}, \p{L}, \p{Z}, \p{M}, \p{P}, \p{S}, \p{C}, or unassigned Cn).
@@ -229,4 +229,4 @@ inline void append_utf8(std::string& out, char32_t cpt) {
   }
 }
 
-}  // namespace smollm2::unicode
+}  // namespace llm::unicode

@@ -19,7 +19,7 @@
 #include "lowbit/io/gguf.hpp"
 #include "unicode_categories.hpp"
 
-namespace smollm2 {
+namespace llm {
 
 /// The kind of a vocabulary entry, as GGUF's `tokenizer.ggml.token_type` numbers it (llama.cpp
 /// `enum llama_token_type`, gguf-py `TokenType`).
@@ -603,4 +603,4 @@ class tokenizer {
   std::int32_t eos_id_ = -1;
 };
 
-}  // namespace smollm2
+}  // namespace llm
