@@ -38,4 +38,13 @@ struct accumulate {
   }
 };
 
+/// y += acc + bias[n]: a biased projection added to a residual held in y (the bias is added to the
+/// product first, then the sum to y, as a separate bias add and residual add would round).
+struct bias_accumulate {
+  const float* bias;
+  void operator()(float* y, const float* acc, std::size_t n0, std::size_t count) const noexcept {
+    for (std::size_t j = 0; j < count; ++j) y[n0 + j] += acc[j] + bias[n0 + j];
+  }
+};
+
 }  // namespace lowbit::epilogue

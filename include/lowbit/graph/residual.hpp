@@ -14,6 +14,11 @@ namespace lowbit::graph {
 
 /// A residual connection: forward(x) = x + inner(x) (He et al., "Deep Residual Learning",
 /// arXiv:1512.03385). `inner` must keep x's shape.
+///
+/// When `inner` is an `accumulating_layer` (it ends in a projection: a linear layer, a gated FFN,
+/// a sequential chain ending in one), the sum is formed by that projection's GEMM epilogue
+/// (y += acc): inner runs on a copy of x and adds its output into x, with no separate add pass.
+/// The result is the same float sum, x + inner(x), rounded once.
 /// throws lowbit::error{errc::shape_mismatch} if inner changes the shape.
 template <layer Inner>
 class residual_layer {
@@ -21,6 +26,13 @@ class residual_layer {
   explicit residual_layer(Inner inner) : inner_(std::move(inner)) {}
 
   void forward(activation& x, context& ctx) {
+    if constexpr (accumulating_layer<Inner>) {
+      auto input = borrow(ctx);
+      input->resize(x.rows, x.cols);
+      std::copy(x.data.begin(), x.data.end(), input->data.begin());
+      inner_.accumulate(*input, x, ctx);
+      return;
+    }
     auto saved = borrow(ctx);
     saved->resize(x.rows, x.cols);
     std::copy(x.data.begin(), x.data.end(), saved->data.begin());

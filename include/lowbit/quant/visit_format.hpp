@@ -40,6 +40,13 @@ struct format_list {
 
   /// True when one of the formats has type id `id`.
   static constexpr bool contains(ggml::type id) noexcept { return ((Fs::type_id == id) || ...); }
+
+  /// The formats' names, comma-separated, in list order ("F32, Q4_1, Q8_0"), for error messages.
+  static std::string names() {
+    std::string out;
+    ((out += (out.empty() ? "" : ", "), out += Fs::name), ...);
+    return out;
+  }
 };
 
 namespace detail {
@@ -58,15 +65,16 @@ struct format_list_cat<format_list<As...>, format_list<Bs...>, Rest...> {
   using type = typename format_list_cat<format_list<As..., Bs...>, Rest...>::type;
 };
 
-template <class Visitor, class F, class... Fs>
+template <class List, class Visitor, class F, class... Fs>
 decltype(auto) visit_format_impl(ggml::type id, Visitor&& visitor) {
   if (F::type_id == id) return std::forward<Visitor>(visitor)(F{});
   if constexpr (sizeof...(Fs) > 0) {
-    return visit_format_impl<Visitor, Fs...>(id, std::forward<Visitor>(visitor));
+    return visit_format_impl<List, Visitor, Fs...>(id, std::forward<Visitor>(visitor));
   } else {
     throw error(errc::unsupported, "visit_format: GGUF type " + std::string(ggml::name(id)) + " (id " +
                                        std::to_string(static_cast<std::uint32_t>(id)) +
-                                       ") is not in this build's list of formats");
+                                       ") is not in this build's list of formats (" + List::names() +
+                                       ")");
   }
 }
 }  // namespace detail
@@ -85,7 +93,7 @@ using format_list_cat_t = typename detail::format_list_cat<Lists...>::type;
 /// whatever `visitor` throws.
 template <format... Fs, class Visitor>
 requires(sizeof...(Fs) > 0) decltype(auto) visit_format(ggml::type id, Visitor&& visitor) {
-  return detail::visit_format_impl<Visitor, Fs...>(id, std::forward<Visitor>(visitor));
+  return detail::visit_format_impl<format_list<Fs...>, Visitor, Fs...>(id, std::forward<Visitor>(visitor));
 }
 
 /// `visit_format<Fs...>(id, visitor)` for the formats of `format_list<Fs...>`.
