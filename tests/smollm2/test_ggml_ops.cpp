@@ -13,7 +13,20 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "model.hpp"
+#include "hparams.hpp"
+#include "lowbit/backend/simd/gemm_q4.hpp"
+#include "lowbit/backend/simd/tag.hpp"
+#include "lowbit/formats/ggml/q4_1.hpp"
+#include "lowbit/formats/ggml/q8_0.hpp"
+#include "lowbit/gemm/gemm.hpp"
+#include "lowbit/io/gguf_weights.hpp"
+#include "lowbit/nn/activations.hpp"
+#include "lowbit/nn/embedding.hpp"
+#include "lowbit/nn/flash_attention_f16.hpp"
+#include "lowbit/nn/kv_cache.hpp"
+#include "lowbit/nn/rms_norm.hpp"
+#include "lowbit/nn/rope.hpp"
+#include "lowbit/quant/dequantize.hpp"
 
 namespace {
 
@@ -75,12 +88,11 @@ TEST_CASE("smollm2: every operation reproduces llama.cpp's tensors bit for bit",
   const lowbit::nn::rope_table rope(lowbit::nn::rope_config{.n_rot = h.n_rot, .theta_base = h.rope_theta}, 64);
   lowbit::gemm_workspace ws;
   auto project = [&](const std::string& weight, const std::vector<float>& x) {
-    const auto w = lowbit::graph::linear<llm::backend_type>(
-        lowbit::io::weight_of<llm::layer_format>(file, weight), t);
-    std::vector<float> y(M * w.weight().rows);
-    lowbit::gemm<llm::backend_type>(lowbit::matrix_view<const float>(x.data(), M, x.size() / M), w.weight(),
-                                        lowbit::matrix_view<float>(y.data(), M, w.weight().rows), t,
-                                        lowbit::epilogue::store{}, &ws);
+    using backend = lowbit::backend::simd<>;
+    const auto w = lowbit::prepare_weight<backend>(lowbit::io::weight_of<lowbit::ggml::q4_1>(file, weight), t);
+    std::vector<float> y(M * w.rows);
+    lowbit::gemm<backend>(lowbit::matrix_view<const float>(x.data(), M, x.size() / M), w,
+                          lowbit::matrix_view<float>(y.data(), M, w.rows), t, lowbit::epilogue::store{}, &ws);
     return y;
   };
   auto norm = [&](const std::string& weight, const std::vector<float>& x) {
@@ -98,7 +110,7 @@ TEST_CASE("smollm2: every operation reproduces llama.cpp's tensors bit for bit",
     CAPTURE(layer);
     if (layer == 0) {  // the layer's input: token embeddings (Q8_0 rows, decoded exactly)
       std::vector<float> embd(M * h.n_embd);
-      const auto table = lowbit::io::weight_of<llm::embedding_format>(file, "token_embd.weight");
+      const auto table = lowbit::io::weight_of<lowbit::ggml::q8_0>(file, "token_embd.weight");
       lowbit::nn::embedding([&](std::size_t row, std::span<float> out) { lowbit::dequantize_row(table, row, out); },
                             h.n_vocab, h.n_embd, ids, embd);
       require_same_bits("rms_norm (attn_norm)", norm(p + "attn_norm.weight", embd), ggml.get("attn_norm", 0));
@@ -114,7 +126,7 @@ TEST_CASE("smollm2: every operation reproduces llama.cpp's tensors bit for bit",
     require_same_bits("RoPE (Q)", q, ggml.get("Qcur", layer, 2));
     require_same_bits("RoPE (K)", k, ggml.get("Kcur", layer, 2));
 
-    lowbit::nn::kv_cache<llm::kv_element> cache(1, 64, h.n_head_kv, h.head_dim);
+    lowbit::nn::kv_cache<lowbit::nn::kv_f16> cache(1, 64, h.n_head_kv, h.head_dim);
     cache.write(0, 0, M, ggml.get("Kcur", layer, 2), ggml.get("Vcur", layer, 1));
     std::vector<float> attention(M * h.n_embd);
     lowbit::nn::flash_attention_f16(ggml.get("Qcur", layer, 2), cache, {.n_tokens = M, .n_heads = h.n_head},
