@@ -11,6 +11,7 @@
 #include "lowbit/gemm/epilogue.hpp"
 #include "lowbit/gemm/kernel.hpp"
 #include "lowbit/gemm/workspace.hpp"
+#include "lowbit/quant/block_matrix.hpp"
 #include "lowbit/quant/weight_view.hpp"
 
 namespace lowbit {
@@ -24,6 +25,12 @@ using prepared_weight_t = typename gemm_kernel<F, B>::weight_type;
 template <backend_policy B, format F>
 prepared_weight_t<B, F> prepare_weight(weight_view<F> w, threads t = {}) {
   return gemm_kernel<F, B>::prepare(w, t);
+}
+
+/// Prepares an owning block matrix (`quantize<F>`'s result) for backend B: the same as its view.
+template <backend_policy B, format F>
+prepared_weight_t<B, F> prepare_weight(const block_matrix<F>& w, threads t = {}) {
+  return gemm_kernel<F, B>::prepare(w.view(), t);
 }
 
 /// y(M, N) = epilogue(x(M, K) · W(N, K)ᵀ) on backend B.

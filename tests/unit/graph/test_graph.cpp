@@ -27,7 +27,9 @@
 #include "lowbit/graph/sequential.hpp"
 #include "lowbit/io/gguf_any_weight.hpp"
 #include "lowbit/io/gguf_writer.hpp"
+#include "lowbit/quant/block_matrix.hpp"
 #include "lowbit/quant/quantize.hpp"
+#include "lowbit/quant/quantized_matrix.hpp"
 
 namespace {
 
@@ -236,4 +238,55 @@ TEST_CASE("graph: per-head RMSNorm normalises each head on its own", "[graph][rm
   CHECK(x.data == expected.data);
   activation odd = random_activation(1, 10, 63);
   CHECK_THROWS_AS(rms_norm_layer(w, 1e-6f).forward(odd, ctx), lowbit::error);
+}
+
+TEST_CASE("graph: both format families quantize, view, dequantize, prepare and run the same way",
+          "[graph][formats][linear]") {
+  using Q = lowbit::quant<lowbit::int_code<4, true>, lowbit::scale_f16, lowbit::per_group<32>>;
+  const std::size_t M = 3, N = 20, K = 128;
+  const auto w = random_floats(N * K, 71, 0.3f);
+  const lowbit::matrix_view<const float> wv(w.data(), N, K);
+  const auto q8 = lowbit::quantize<lowbit::ggml::q8_0>(wv);  // block_matrix<q8_0>
+  const auto i4 = lowbit::quantize<Q>(wv);                   // quantized_matrix<Q>
+  // Whole and by row.
+  const auto q8_all = lowbit::dequantize(q8);
+  const auto i4_all = lowbit::dequantize(i4);
+  std::vector<float> row(K);
+  for (std::size_t n : {0u, 7u, 19u}) {
+    lowbit::dequantize_row(q8, n, row);
+    CHECK(std::equal(row.begin(), row.end(), q8_all.begin() + n * K));
+    lowbit::dequantize_row(i4, n, row);
+    CHECK(std::equal(row.begin(), row.end(), i4_all.begin() + n * K));
+  }
+  CHECK_THROWS_AS(lowbit::dequantize_row(q8, N, row), lowbit::error);
+  CHECK_THROWS_AS(lowbit::dequantize_row(i4, N, row), lowbit::error);
+  // The owning matrix holds the file bytes quantize_rows writes.
+  std::vector<std::byte> bytes(N * (K / 32) * 34);
+  lowbit::quantize_rows<lowbit::ggml::q8_0>(w, K, bytes);
+  CHECK(std::equal(bytes.begin(), bytes.end(), q8.bytes().begin(), q8.bytes().end()));
+  // Both enter a graph as linear layers and match the reference GEMM on the dequantized weights.
+  context ctx{.thread_count = lowbit::threads{2}};
+  const auto x = random_activation(M, K, 73);
+  for (int family = 0; family < 2; ++family) {
+    activation y;
+    const auto& dense = family == 0 ? q8_all : i4_all;
+    if (family == 0) {
+      lowbit::graph::linear<simd>(lowbit::prepare_weight<simd>(q8)).apply(x, y, ctx);
+    } else {
+      lowbit::graph::linear<simd>(lowbit::prepare_weight<simd>(i4)).apply(x, y, ctx);
+    }
+    REQUIRE(y.rows == M);
+    REQUIRE(y.cols == N);
+    for (std::size_t i = 0; i < M; ++i) {
+      for (std::size_t n = 0; n < N; ++n) {
+        double exact = 0, magnitude = 0;
+        for (std::size_t k = 0; k < K; ++k) {
+          exact += double(x.data[i * K + k]) * dense[n * K + k];
+          magnitude += std::abs(double(x.data[i * K + k]) * dense[n * K + k]);
+        }
+        // The int8 activation quantization of the integer kernels: half a step per element.
+        CHECK(std::abs(y.data[i * N + n] - exact) <= 0.02 * magnitude + 1e-4);
+      }
+    }
+  }
 }
