@@ -2,18 +2,26 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright lowbit contributors
 #
-# Installs what is needed, builds lowbit's tests and runs them all through ctest; then rebuilds the
-# GGUF reader's tests (the fuzz test among them) under AddressSanitizer and UBSan and runs those.
+# Installs what is needed, fetches the three real models (SmolLM2-135M, Qwen2.5-Coder-0.5B, Gemma 3
+# 270M; checked by sha256, cached in ~/.cache/lowbit), builds lowbit's tests, makes the re-quantized
+# Qwen file with lowbit-quantize (scripts/make_requant.sh), and runs every test through ctest; then
+# rebuilds the GGUF reader's tests (the fuzz test among them) under AddressSanitizer and UBSan and
+# runs those.
 # Usage: scripts/test.sh [extra ctest arguments]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup.sh
 model="$(scripts/fetch_model.sh | tail -n 1)"
+LOWBIT_QWEN2_GGUF="$(scripts/fetch_model.sh qwen2 | tail -n 1)"
+LOWBIT_GEMMA3_GGUF="$(scripts/fetch_model.sh gemma3 | tail -n 1)"
+export LOWBIT_QWEN2_GGUF LOWBIT_GEMMA3_GGUF
 jobs="$(nproc)"
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOWBIT_SMOLLM2_GGUF="$model"
 cmake --build build -j "$jobs"
+LOWBIT_QWEN2_REQUANT_GGUF="$(LOWBIT_QTOOL_BUILD=build LOWBIT_JOBS="$jobs" scripts/make_requant.sh | tail -n 1)"
+export LOWBIT_QWEN2_REQUANT_GGUF
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLOWBIT_SANITIZE=address,undefined \
       -DLOWBIT_SMOLLM2_GGUF="$model"

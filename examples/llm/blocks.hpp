@@ -129,8 +129,8 @@ class self_attention_layer {
                                         .pos = ctx.position,
                                         .n_tokens = M,
                                         .n_heads = h_->n_head,
-                                        .scale = opt_.query_scale != 0 ? std::optional<float>(1.0f) : std::nullopt /*,*/
-                                        /*WINDOW*/};
+                                        .scale = opt_.query_scale != 0 ? std::optional<float>(1.0f) : std::nullopt,
+                                        .window = opt_.sliding ? h_->sliding_window : 0};
     lowbit::nn::flash_attention_f16(q->data, state_->cache, params, x.data, t);
   }
 

@@ -41,6 +41,8 @@ auto make_body(const lowbit::io::gguf_file& f, const hparams& h, runtime_state& 
 }  // namespace
 
 struct model::impl {
+  static constexpr std::size_t max_batch = 512;  ///< tokens per forward pass of the graph
+
   lowbit::io::gguf_file file;
   hparams h;
   std::size_t n_ctx = 0;
@@ -60,8 +62,13 @@ struct model::impl {
     lm_head.emplace(load_linear(file, file.find_tensor("output.weight") ? "output" : "token_embd", h.n_vocab,
                                 h.n_embd, t));
     using lowbit::nn::rope_config;
+    // Sliding-window layers keep a ring of window + max_batch - 1 positions, not the whole context.
+    std::vector<std::size_t> cache_rows(h.n_layers, n_ctx);
+    for (std::size_t il = 0; il < h.n_layers; ++il) {
+      if (h.is_swa(il)) cache_rows[il] = lowbit::nn::sliding_window_rows(h.sliding_window, max_batch);
+    }
     state = std::make_unique<runtime_state>(runtime_state{
-        lowbit::nn::kv_cache<kv_element>(h.n_layers, n_ctx, h.n_head_kv, h.head_dim),
+        lowbit::nn::kv_cache<kv_element>::with_layer_rows(std::move(cache_rows), n_ctx, h.n_head_kv, h.head_dim),
         lowbit::nn::rope_table(rope_config{.n_rot = h.n_rot, .theta_base = h.rope_theta, .mode = h.rope_mode}, n_ctx),
         lowbit::nn::rope_table(
             rope_config{.n_rot = h.n_rot,
@@ -88,6 +95,25 @@ struct model::impl {
       return "forward: positions up to " + std::to_string(pos + ids.size()) + " exceed the context of " +
              std::to_string(n_ctx) + " tokens";
     });
+    // Batches of at most max_batch tokens (llama.cpp's n_ubatch), as the ring caches assume.
+    if (ids.size() <= max_batch) return forward_batch(ids, pos, all_logits, logits, t);
+    lowbit::graph::activation part;
+    logits.resize(0, 0);
+    for (std::size_t start = 0; start < ids.size(); start += max_batch) {
+      const auto chunk = ids.subspan(start, std::min(max_batch, ids.size() - start));
+      const bool last = start + chunk.size() == ids.size();
+      forward_batch(chunk, pos + start, all_logits, part, t);
+      if (all_logits || last) {
+        const std::size_t rows = logits.rows;
+        logits.cols = part.cols;
+        logits.rows = rows + part.rows;
+        logits.data.insert(logits.data.end(), part.data.begin(), part.data.end());
+      }
+    }
+  }
+
+  void forward_batch(std::span<const std::int32_t> ids, std::size_t pos, bool all_logits,
+                     lowbit::graph::activation& logits, lowbit::threads t) {
     // Gemma scales the embedding by sqrt(n_embd), rounded to f32 (llama.cpp: ggml_scale by sqrtf).
     const float embd_scale = h.arch == architecture::gemma3 ? std::sqrt(static_cast<float>(h.n_embd)) : 1.0f;
     token_embd->lookup(ids, x, embd_scale, t);
