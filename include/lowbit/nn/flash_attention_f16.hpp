@@ -51,8 +51,8 @@ inline float dot_f16_ggml(const std::uint16_t* k, const float* q, std::size_t n)
       }
     }
     for (std::size_t half = 0; half < 2; ++half) {
-      const __m256 sum = _mm256_add_ps(_mm256_add_ps(lanes[0][half], lanes[2][half]),
-                                       _mm256_add_ps(lanes[1][half], lanes[3][half]));
+      const __m256 sum =
+          _mm256_add_ps(_mm256_add_ps(lanes[0][half], lanes[2][half]), _mm256_add_ps(lanes[1][half], lanes[3][half]));
       _mm256_store_ps(x + 8 * half, sum);
     }
   }
@@ -110,33 +110,45 @@ inline void scale_f16(float* acc, float w, std::size_t n) noexcept {
 
 }  // namespace detail
 
-/// Causal grouped-query attention over an f16 KV cache in one pass with an online softmax and an
-/// f16 output accumulator: the arithmetic of ggml's CPU `flash_attn_ext` (llama.cpp's default
-/// attention for an f16 cache), reproduced bit for bit.
+/// Causal grouped-query attention over an f16 KV cache, optionally within a sliding window, in one
+/// pass with an online softmax and an f16 output accumulator: the arithmetic of ggml's CPU
+/// `flash_attn_ext` (llama.cpp's default attention for an f16 cache), reproduced bit for bit.
 ///
 /// For query token i (position pos + i) and head h over KV head g = h / (n_heads / n_kv_heads),
-/// keys t = 0 .. pos + i in order: q is rounded to binary16; `s = <K_g[t], q> * scale` (the dot
-/// product as `ggml_vec_dot_f16`, see detail::dot_f16_ggml); if s > M: M = s, ms = expf(M_old - M),
-/// acc = f16(acc * ms), vs = 1; else vs = expf(s - M); acc = f16(fma(V_g[t], vs, acc)) elementwise;
-/// S = fma(S, ms, vs). Finally out = f32(acc) * (1 / S). expf is the C library's.
-/// The same result as `attention` up to rounding (the f16 accumulator costs about 3 decimal digits
-/// of the output, which is what llama.cpp computes): use this one to reproduce llama.cpp.
+/// keys t = lo_i .. pos + i in ascending position order (lo_i = 0, or pos + i + 1 - window under
+/// `params.window` once the window no longer reaches 0; ggml visits every cell of the cache and
+/// skips the masked ones, which leaves the same keys in the same order): q is rounded to
+/// binary16; `s = <K_g[t], q> * scale` (the dot product as `ggml_vec_dot_f16`, see
+/// detail::dot_f16_ggml); if s > M: M = s, ms = expf(M_old - M), acc = f16(acc * ms), vs = 1;
+/// else vs = expf(s - M); acc = f16(fma(V_g[t], vs, acc)) elementwise; S = fma(S, ms, vs).
+/// Finally out = f32(acc) * (1 / S). expf is the C library's. The same result as `attention` up
+/// to rounding (the f16 accumulator costs about 3 decimal digits of the output, which is what
+/// llama.cpp computes): use this one to reproduce llama.cpp.
 ///
-/// Shapes: `q: (M, n_heads, head_dim)` after RoPE; the cache holds K_g, V_g: (n_ctx, head_dim)
-/// per KV head, rows [0, pos + M) are read; `out: (M, n_heads * head_dim)` row-major (heads
-/// concatenated). M = params.n_tokens. Units: scale per unit of q.k (default 1 / sqrt(head_dim)).
+/// Shapes: `q: (M, n_heads, head_dim)` after RoPE; the cache holds K_g, V_g per KV head (a ring
+/// layer holds its last rows(layer) positions), positions [lo_0, pos + M) are read;
+/// `out: (M, n_heads * head_dim)` row-major (heads concatenated). M = params.n_tokens.
+/// Units: scale per unit of q.k (default 1 / sqrt(head_dim)).
 ///
-/// throws lowbit::error: the errors of `attention` (shape_mismatch, out_of_range,
-/// invalid_argument for a non-finite scale or t.count < 1), and errc::unsupported if head_dim
-/// exceeds flash_attention_max_head_dim. Checks happen before anything is written.
+/// throws lowbit::error: the errors of `attention` (shape_mismatch, out_of_range, also for a ring
+/// layer that no longer holds a key the window needs; invalid_argument for a non-finite scale or
+/// t.count < 1), and errc::unsupported if head_dim exceeds flash_attention_max_head_dim. Checks
+/// happen before anything is written.
 ///
 /// No allocation. `out` must not overlap `q`. Query rows (token, head) are split over `t` threads;
 /// each row's arithmetic is independent of the split.
 ///
+/// Which ggml path this is: ggml_compute_forward_flash_attn_ext_f16_one_chunk, the path ggml takes
+/// for batches of 2 to 63 query tokens (GGML_FA_TILE_Q = 64) and for one query token over fewer
+/// than 512 KV cells in the view. One token over 512 or more cells takes ggml's split-KV path,
+/// chunked over its threads and merged: the same bits with one thread, not with more. Batches of
+/// 64 or more tokens take ggml's tiled path, whose rounding differs.
+///
 /// Source: Milakov & Gimelshein, "Online normalizer calculation for softmax", arXiv:1805.02867;
 /// Rabe & Staats, "Self-attention Does Not Need O(n^2) Memory", arXiv:2112.05682; Dao et al.,
 /// "FlashAttention", arXiv:2205.14135; the operation order of ggml-cpu ops.cpp,
-/// ggml_compute_forward_flash_attn_ext_f16_one_chunk (llama.cpp, vendored in llama-cpp-python 0.3.36).
+/// ggml_compute_forward_flash_attn_ext_f16_one_chunk (llama.cpp, vendored in llama-cpp-python 0.3.36);
+/// the window as llama.cpp's llama_hparams::is_masked_swa (LLAMA_SWA_TYPE_STANDARD).
 inline void flash_attention_f16(std::span<const float> q, const kv_cache<kv_f16>& cache, const attention_params& params,
                                 std::span<float> out, threads t = {}) {
   detail::check_attention_args(q, cache, params, out);
@@ -152,9 +164,11 @@ inline void flash_attention_f16(std::span<const float> q, const kv_cache<kv_f16>
   const float scale = params.scale.value_or(1.0f / std::sqrt(static_cast<float>(hd)));
   const auto* k_layer = cache.keys(params.layer, 0).data();  // (n_kv_heads, n_ctx, head_dim)
   const auto* v_layer = cache.values(params.layer, 0).data();
-  const std::size_t head_stride = cache.n_ctx() * hd;
+  const std::size_t n_rows = cache.rows(params.layer);  // position p lives in row p % n_rows
+  const std::size_t head_stride = n_rows * hd;
   const std::size_t rows = M * n_heads;
-  const std::size_t work = rows * (params.pos + (M + 1) / 2) * hd;
+  const std::size_t avg_keys = params.pos + (M + 1) / 2;
+  const std::size_t work = rows * (params.window == 0 ? avg_keys : std::min(avg_keys, params.window)) * hd;
   const threads workers = work < (std::size_t{1} << 15) ? threads{1} : t;
 
   parallel_for(workers, rows, 1, [&](std::size_t begin, std::size_t end) {
@@ -169,9 +183,10 @@ inline void flash_attention_f16(std::span<const float> q, const kv_cache<kv_f16>
       const std::uint16_t* kb = k_layer + g * head_stride;
       const std::uint16_t* vb = v_layer + g * head_stride;
       float S = 0.0f, Mx = -std::numeric_limits<float>::infinity();
-      const std::size_t n_keys = params.pos + i + 1;
-      for (std::size_t key = 0; key < n_keys; ++key) {
-        const float s = detail::dot_f16_ggml(kb + key * hd, qh, hd) * scale;
+      const std::size_t end_key = params.pos + i + 1;
+      for (std::size_t key = detail::first_key(params, i); key < end_key; ++key) {
+        const std::size_t r = key < n_rows ? key : key % n_rows;
+        const float s = detail::dot_f16_ggml(kb + r * hd, qh, hd) * scale;
         float ms = 1.0f, vs = 1.0f;
         if (s > Mx) {
           const float m_old = Mx;
@@ -181,7 +196,7 @@ inline void flash_attention_f16(std::span<const float> q, const kv_cache<kv_f16>
         } else {
           vs = std::exp(s - Mx);
         }
-        detail::accumulate_f16(acc, vb + key * hd, vs, hd);
+        detail::accumulate_f16(acc, vb + r * hd, vs, hd);
         S = std::fma(S, ms, vs);
       }
       const float s_inv = S == 0.0f ? 0.0f : 1.0f / S;

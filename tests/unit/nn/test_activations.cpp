@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "lowbit/core/fp16.hpp"
 #include "lowbit/nn/activations.hpp"
 #include "nn_test_support.hpp"
 
@@ -75,8 +78,9 @@ float ggml_expf(float x) {
   const float n = std::fma(x, 0x1.715476p+0f, shifter) - shifter;
   const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
   const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  const float j =
+      std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+               std::fma(0x1.ffffecp-1f, b, 1.0f));
   if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : std::numeric_limits<float>::infinity();
   return std::ldexp(j, static_cast<int>(n));  // exact scaling, one rounding for subnormal results
 }
@@ -160,4 +164,157 @@ TEST_CASE("activations: wrong sizes throw naming the argument", "[nn][activation
   CHECK(msg.find("silu: x has 8 elements but y has 7") != std::string::npos);
   nn_test::error_message([&] { nn::reference::gelu_erf(a, c); }, lowbit::errc::shape_mismatch);
   nn_test::error_message([&] { nn::relu(a, b, lowbit::threads{0}); }, lowbit::errc::invalid_argument);
+}
+
+namespace {
+// ggml_gelu_f32 (ggml-cpu vec.h) restated for one float as GCC compiles it for an FMA target, the
+// build llama.cpp ships (-march=native): the inner 1 + 0.044715 x^2 is one fused multiply-add.
+float ggml_gelu_f32(float x) {
+  const float inner = (0.79788456080286535587989211986876f * x) * std::fma(0.044715f * x, x, 1.0f);
+  return (0.5f * x) * (1.0f + std::tanh(inner));
+}
+float f16(float x) { return lowbit::fp16_to_f32(lowbit::f32_to_fp16(x)); }
+// ggml_vec_gelu_f32 with GGML_GELU_FP16 (its default): the table holds f16(ggml_gelu_f32(h)).
+float ggml_vec_gelu(float x) { return x <= -10.0f ? 0.0f : x >= 10.0f ? x : f16(ggml_gelu_f32(f16(x))); }
+float ggml_vec_geglu(float g, float u) {
+  return g <= -10.0f ? 0.0f : g >= 10.0f ? g * u : f16(ggml_gelu_f32(f16(g))) * u;
+}
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b)); }
+
+// Every binary16 value as a float, then random floats over [-12, 12] (both thresholds) and a few edges.
+std::vector<float> gelu_inputs() {
+  std::vector<float> x;
+  for (std::uint32_t h = 0; h < 65536; ++h) x.push_back(lowbit::fp16_to_f32(static_cast<std::uint16_t>(h)));
+  const auto r = random_floats(20011, 77, -12.0f, 12.0f);
+  x.insert(x.end(), r.begin(), r.end());
+  for (float v : {-10.0f, std::nextafter(-10.0f, 0.0f), 10.0f, std::nextafter(10.0f, 0.0f), 1e-30f, -1e-30f, 3e-8f,
+                  65519.0f, 65520.0f, 1e30f, -1e30f})
+    x.push_back(v);
+  return x;
+}
+}  // namespace
+
+TEST_CASE("gelu_tanh_table: bit-identical to ggml's table GELU restated, table == reference",
+          "[nn][activations][ggml]") {
+  const auto x = gelu_inputs();
+  std::vector<float> table(x.size()), ref(x.size());
+  nn::gelu_tanh_table(x, table, lowbit::threads{2});
+  nn::reference::gelu_tanh_table(x, ref);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i] << " (" << std::hexfloat << x[i] << std::defaultfloat << ")");
+    REQUIRE(same_bits(table[i], ggml_vec_gelu(x[i])));
+    REQUIRE(same_bits(ref[i], table[i]));
+  }
+  // In place, odd lengths and one thread give the same bits.
+  for (std::size_t n : nn_test::odd_sizes) {
+    std::vector<float> v(x.begin() + 1000, x.begin() + 1000 + std::ptrdiff_t(n));
+    nn::gelu_tanh_table(v, v, lowbit::threads{1});
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(same_bits(v[i], table[1000 + i]));
+  }
+}
+
+TEST_CASE("gelu_tanh_table: the table is llama.cpp's ggml_table_gelu_f16", "[nn][activations][ggml][golden]") {
+  // Golden values read from libggml-cpu.so (llama.cpp as vendored in llama-cpp-python 0.3.36, built
+  // with -march=native on an AVX-512 machine) after ggml_cpu_init(): FNV-1a (64-bit, low byte
+  // first) over the binary16 entries of every non-NaN input, and single entries. Entry 0xbfff
+  // (x = -1.99902) is the one where an FMA build and a build without contraction differ.
+  const auto& table = nn::detail::gelu_f16_table();
+  std::uint64_t fnv = 1469598103934665603ull;
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu) != 0) continue;  // NaN inputs: payloads are not compared
+    const std::uint16_t e = lowbit::f32_to_fp16(table[h]);
+    for (int b = 0; b < 2; ++b) {
+      fnv ^= (e >> (8 * b)) & 0xffu;
+      fnv *= 1099511628211ull;
+    }
+  }
+  CHECK(fnv == 0xb4d2d91b72ec4a96ull);
+  CHECK(lowbit::f32_to_fp16(table[0xbfff]) == 0xa9d3);
+  CHECK(lowbit::f32_to_fp16(table[0x3c00]) == 0x3abb);  // gelu(1)
+  CHECK(lowbit::f32_to_fp16(table[0x4000]) == 0x3fd2);  // gelu(2)
+}
+
+TEST_CASE("gelu_tanh_table: within two binary16 roundings of the tanh and erf GELUs", "[nn][activations]") {
+  const auto x = gelu_inputs();
+  std::vector<float> y(x.size());
+  nn::gelu_tanh_table(x, y);
+  double worst_tanh = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i]) || std::fabs(x[i]) > 1e4f) continue;
+    INFO("x = " << x[i] << " y = " << y[i]);
+    const double g = gelu_tanh_d(x[i]);
+    // Rounding x to binary16 moves g by at most |x| 2^-11 max|g'| (max|g'| < 1.13), rounding the
+    // result adds 2^-11 |g|; 2^-24 covers the binary16 subnormal steps; 1e-6 relative the f32
+    // formula and tanhf.
+    const double bound = std::ldexp(1.0, -11) * (std::fabs(g) + 1.13 * std::fabs(double(x[i]))) + std::ldexp(1.0, -24) +
+                         1e-6 * std::fabs(g);
+    REQUIRE(std::fabs(double(y[i]) - g) <= bound);
+    if (std::fabs(x[i]) >= 1e-3f) {  // binary16 normal range: relative to |g| + |x|, within about 2 * 2^-11
+      worst_tanh = std::max(worst_tanh, std::fabs(double(y[i]) - g) / (std::fabs(g) + std::fabs(double(x[i]))));
+    }
+    // The tanh form itself is within 4.74e-4 of the erf form (max at x = +-2.70).
+    REQUIRE(std::fabs(double(y[i]) - gelu_erf_d(x[i])) <= bound + 4.74e-4);
+  }
+  CHECK(worst_tanh < 1.1e-3);
+}
+
+TEST_CASE("gelu_tanh_table and geglu: NaN and infinities as ggml", "[nn][activations][ggml]") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x{nan, inf, -inf, -10.0f, 10.0f, 0.0f, -0.0f};
+  std::vector<float> y(x.size());
+  nn::gelu_tanh_table(x, y);
+  CHECK(std::isnan(y[0]));
+  CHECK(y[1] == inf);
+  CHECK(y[2] == 0.0f);
+  CHECK(y[3] == 0.0f);
+  CHECK(y[4] == 10.0f);
+  CHECK(y[5] == 0.0f);
+  CHECK(y[6] == 0.0f);
+  // geglu: a gate <= -10 gives 0 whatever up holds; otherwise NaN / inf in up propagate.
+  const std::vector<float> gate{-11.0f, -11.0f, 1.0f, 1.0f, nan, -inf, inf, 12.0f};
+  const std::vector<float> up{nan, inf, nan, inf, 1.0f, nan, 2.0f, -inf};
+  std::vector<float> out(gate.size());
+  nn::geglu(gate, up, out);
+  CHECK(out[0] == 0.0f);
+  CHECK(out[1] == 0.0f);
+  CHECK(std::isnan(out[2]));
+  CHECK(out[3] == inf);
+  CHECK(std::isnan(out[4]));
+  CHECK(out[5] == 0.0f);
+  CHECK(out[6] == inf);
+  CHECK(out[7] == -inf);
+}
+
+TEST_CASE("geglu: bit-identical to ggml's geglu restated, simd == reference, aliasing and threads",
+          "[nn][activations][geglu][ggml]") {
+  const auto gate = gelu_inputs();
+  const auto up = random_floats(gate.size(), 901, -4.0f, 4.0f);
+  std::vector<float> out(gate.size()), ref(gate.size());
+  nn::geglu(gate, up, out, lowbit::threads{2});
+  nn::reference::geglu(gate, up, ref);
+  for (std::size_t i = 0; i < gate.size(); ++i) {
+    INFO("gate = " << gate[i] << " up = " << up[i]);
+    REQUIRE(same_bits(out[i], ggml_vec_geglu(gate[i], up[i])));
+    REQUIRE(same_bits(ref[i], out[i]));
+  }
+  for (std::size_t n : nn_test::odd_sizes) {
+    const std::span<const float> g(gate.data() + 4000, n), u(up.data() + 4000, n);
+    std::vector<float> in_gate(g.begin(), g.end()), in_up(u.begin(), u.end()), fresh(n);
+    nn::geglu(g, u, fresh, lowbit::threads{1});
+    nn::geglu(in_gate, u, in_gate);  // out == gate
+    nn::geglu(g, in_up, in_up);      // out == up
+    for (std::size_t i = 0; i < n; ++i) {
+      REQUIRE(same_bits(fresh[i], out[4000 + i]));
+      REQUIRE(same_bits(in_gate[i], fresh[i]));
+      REQUIRE(same_bits(in_up[i], fresh[i]));
+    }
+  }
+  std::vector<float> a(8), c(7);
+  auto msg = nn_test::error_message([&] { nn::geglu(a, c, a); }, lowbit::errc::shape_mismatch);
+  CHECK(msg.find("geglu: gate has 8 elements but up has 7") != std::string::npos);
+  msg = nn_test::error_message([&] { nn::reference::geglu(a, a, c); }, lowbit::errc::shape_mismatch);
+  CHECK(msg.find("out has 7") != std::string::npos);
+  msg = nn_test::error_message([&] { nn::gelu_tanh_table(a, c); }, lowbit::errc::shape_mismatch);
+  CHECK(msg.find("gelu_tanh_table: x has 8 elements but y has 7") != std::string::npos);
+  nn_test::error_message([&] { nn::geglu(a, a, a, lowbit::threads{0}); }, lowbit::errc::invalid_argument);
 }

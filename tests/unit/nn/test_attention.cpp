@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "catch.hpp"
@@ -19,10 +21,20 @@ struct dims {
   std::size_t n_heads, n_kv_heads, head_dim;
 };
 
+// The mask llama.cpp builds (llama-kv-cache.cpp set_input_kq_mask, llama_hparams::is_masked_swa
+// with LLAMA_SWA_TYPE_STANDARD): the key at position p0 is hidden from the query at p1 if p0 > p1
+// (causal) or, with a window n_swa > 0, if p1 - p0 >= n_swa.
+bool masked(std::size_t p0, std::size_t p1, std::size_t n_swa) {
+  if (p0 > p1) return true;
+  return n_swa > 0 && static_cast<long long>(p1) - static_cast<long long>(p0) >= static_cast<long long>(n_swa);
+}
+
 // softmax(scale * Q K^T + mask) V in double over the full (M, N) score matrix, with an explicit
-// causal mask: query i (position pos + i) sees keys t <= pos + i. K, V: (N, n_kv_heads, head_dim).
+// mask: query i (position pos + i) sees keys t with !masked(t, pos + i, window).
+// K, V: (N, n_kv_heads, head_dim).
 std::vector<double> naive_attention(const std::vector<float>& q, const std::vector<float>& k,
-                                    const std::vector<float>& v, dims d, std::size_t pos, std::size_t M, double scale) {
+                                    const std::vector<float>& v, dims d, std::size_t pos, std::size_t M, double scale,
+                                    std::size_t window = 0) {
   const std::size_t N = pos + M;
   const std::size_t group = d.n_heads / d.n_kv_heads;
   std::vector<double> out(M * d.n_heads * d.head_dim);
@@ -36,7 +48,7 @@ std::vector<double> naive_attention(const std::vector<float>& q, const std::vect
         for (std::size_t e = 0; e < d.head_dim; ++e) {
           dot += double(q[(i * d.n_heads + h) * d.head_dim + e]) * double(k[(t * d.n_kv_heads + g) * d.head_dim + e]);
         }
-        const double mask = t <= pos + i ? 0.0 : -std::numeric_limits<double>::infinity();
+        const double mask = masked(t, pos + i, window) ? -std::numeric_limits<double>::infinity() : 0.0;
         s[t] = scale * dot + mask;
         m = std::max(m, s[t]);
       }
@@ -208,4 +220,124 @@ TEST_CASE("attention: bad heads, sizes and positions throw naming them", "[nn][a
   msg = nn_test::error_message([&] { nn::attention(q, cache, {.layer = 2, .n_tokens = 2, .n_heads = 9}, out, ws); },
                                lowbit::errc::out_of_range);
   CHECK(msg.find("layer = 2") != std::string::npos);
+}
+
+TEST_CASE("attention: sliding window == naive attention with llama.cpp's explicit SWA mask",
+          "[nn][attention][window]") {
+  struct step {
+    std::size_t pos, M;
+  };
+  // Gemma 3's shape (4 query heads over 1 KV head of 256), odd head dims, GQA groups.
+  for (const dims d : {dims{4, 1, 256}, dims{6, 2, 3}, dims{2, 1, 65}, dims{9, 3, 64}}) {
+    for (const std::size_t window : {1, 2, 5, 16, 40}) {
+      for (const step st : {step{0, 1}, step{0, 9}, step{7, 1}, step{11, 6}, step{0, 33}, step{20, 17}}) {
+        const std::size_t N = st.pos + st.M;
+        const unsigned seed = unsigned(N + 7 * window + d.head_dim);
+        const auto q = random_floats(st.M * d.n_heads * d.head_dim, seed, -2.0f, 2.0f);
+        const auto k = random_floats(N * d.n_kv_heads * d.head_dim, seed + 1, -2.0f, 2.0f);
+        const auto v = random_floats(N * d.n_kv_heads * d.head_dim, seed + 2);
+        const nn::attention_params p{
+            .layer = 1, .pos = st.pos, .n_tokens = st.M, .n_heads = d.n_heads, .window = window};
+        const auto want = naive_attention(q, k, v, d, st.pos, st.M, 1.0 / std::sqrt(double(d.head_dim)), window);
+        // A full cache, and one whose layer 1 is a ring of exactly the rows the window needs.
+        nn::kv_cache<> full(2, 64, d.n_kv_heads, d.head_dim);
+        auto ring =
+            nn::kv_cache<>::with_layer_rows({64, nn::sliding_window_rows(window, st.M)}, 64, d.n_kv_heads, d.head_dim);
+        full.write(1, 0, N, k, v);
+        const std::size_t kv_row = d.n_kv_heads * d.head_dim;
+        for (std::size_t t = 0; t < N; t += st.M) {  // the ring is filled in batches of at most M tokens
+          const std::size_t n = std::min(st.M, N - t);
+          ring.write(1, t, n, std::span(k).subspan(t * kv_row, n * kv_row),
+                     std::span(v).subspan(t * kv_row, n * kv_row));
+        }
+        std::vector<float> fast(st.M * d.n_heads * d.head_dim), ref(fast.size()), fast_ring(fast.size()),
+            ref_ring(fast.size());
+        nn::attention_workspace ws;
+        nn::attention(q, full, p, fast, ws, lowbit::threads{2});
+        nn::reference::attention(q, full, p, ref);
+        nn::attention(q, ring, p, fast_ring, ws, lowbit::threads{2});
+        nn::reference::attention(q, ring, p, ref_ring);
+        REQUIRE(fast_ring == fast);  // same keys in the same order: the same bits
+        REQUIRE(ref_ring == ref);
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          INFO("heads " << d.n_heads << "/" << d.n_kv_heads << " head_dim " << d.head_dim << " window " << window
+                        << " pos " << st.pos << " M " << st.M << " i " << i);
+          REQUIRE(close(fast[i], want[i], 1e-5, 2e-6));
+          REQUIRE(close(ref[i], want[i], 1e-5, 2e-6));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("attention: a window >= the context is no window (same bits)", "[nn][attention][window]") {
+  const dims d{4, 1, 256};
+  const std::size_t pos = 9, M = 12, N = pos + M;
+  const auto q = random_floats(M * d.n_heads * d.head_dim, 81, -2.0f, 2.0f);
+  const auto k = random_floats(N * d.n_kv_heads * d.head_dim, 82, -2.0f, 2.0f);
+  const auto v = random_floats(N * d.n_kv_heads * d.head_dim, 83);
+  nn::kv_cache<nn::kv_f16> cache(1, 32, d.n_kv_heads, d.head_dim);
+  cache.write(0, 0, N, k, v);
+  nn::attention_workspace ws;
+  std::vector<float> none(M * d.n_heads * d.head_dim), wide(none.size()), ref_none(none.size()), ref_wide(none.size());
+  nn::attention(q, cache, {.pos = pos, .n_tokens = M, .n_heads = d.n_heads}, none, ws);
+  nn::reference::attention(q, cache, {.pos = pos, .n_tokens = M, .n_heads = d.n_heads}, ref_none);
+  for (const std::size_t window : {N, N + 1, std::size_t{512}}) {
+    const nn::attention_params p{.pos = pos, .n_tokens = M, .n_heads = d.n_heads, .window = window};
+    nn::attention(q, cache, p, wide, ws);
+    nn::reference::attention(q, cache, p, ref_wide);
+    REQUIRE(wide == none);
+    REQUIRE(ref_wide == ref_none);
+  }
+}
+
+TEST_CASE("attention: sliding window, prefill == token-by-token decoding, full cache == ring",
+          "[nn][attention][window]") {
+  const dims d{4, 1, 256};
+  const std::size_t N = 40, pre = 13, window = 8;
+  const auto q = random_floats(N * d.n_heads * d.head_dim, 91, -2.0f, 2.0f);
+  const auto k = random_floats(N * d.n_kv_heads * d.head_dim, 92, -2.0f, 2.0f);
+  const auto v = random_floats(N * d.n_kv_heads * d.head_dim, 93);
+  const std::size_t q_row = d.n_heads * d.head_dim, kv_row = d.n_kv_heads * d.head_dim;
+  nn::attention_workspace ws;
+  nn::kv_cache<nn::kv_f16> whole(1, N, d.n_kv_heads, d.head_dim);
+  whole.write(0, 0, N, k, v);
+  std::vector<float> prefill(N * q_row);
+  nn::attention(q, whole, {.n_tokens = N, .n_heads = d.n_heads, .window = window}, prefill, ws, lowbit::threads{2});
+
+  // A ring of window + pre - 1 rows: the prompt of `pre` tokens, then one token at a time.
+  auto ring =
+      nn::kv_cache<nn::kv_f16>::with_layer_rows({nn::sliding_window_rows(window, pre)}, N, d.n_kv_heads, d.head_dim);
+  CHECK(ring.rows(0) == window + pre - 1);
+  CHECK(ring.bytes() * N == whole.bytes() * (window + pre - 1));
+  std::vector<float> stepped(N * q_row);
+  const std::span<const float> qs(q), ks(k), vs(v);
+  ring.write(0, 0, pre, ks.first(pre * kv_row), vs.first(pre * kv_row));
+  nn::attention(qs.first(pre * q_row), ring, {.n_tokens = pre, .n_heads = d.n_heads, .window = window},
+                std::span(stepped).first(pre * q_row), ws);
+  for (std::size_t t = pre; t < N; ++t) {
+    ring.write(0, t, 1, ks.subspan(t * kv_row, kv_row), vs.subspan(t * kv_row, kv_row));
+    nn::attention(qs.subspan(t * q_row, q_row), ring, {.pos = t, .n_tokens = 1, .n_heads = d.n_heads, .window = window},
+                  std::span(stepped).subspan(t * q_row, q_row), ws, lowbit::threads{int(t % 2) + 1});
+  }
+  CHECK(ring.first_held(0) == N - ring.rows(0));
+  REQUIRE(stepped == prefill);
+}
+
+TEST_CASE("attention: a ring too small for the window and batch throws", "[nn][attention][window][errors]") {
+  const dims d{4, 1, 8};
+  auto ring = nn::kv_cache<>::with_layer_rows({6}, 32, d.n_kv_heads, d.head_dim);
+  std::vector<float> kv(20 * d.head_dim), q(4 * d.n_heads * d.head_dim), out(q.size());
+  ring.write(0, 0, 16, std::span(kv).first(16 * d.head_dim), std::span(kv).first(16 * d.head_dim));
+  CHECK(ring.first_held(0) == 10);
+  nn::attention_workspace ws;
+  // Window 3 with 4 tokens at 12..15 needs keys from 10: held. Window 4 needs 9: overwritten.
+  nn::attention(q, ring, {.pos = 12, .n_tokens = 4, .n_heads = 4, .window = 3}, out, ws);
+  auto msg = nn_test::error_message(
+      [&] { nn::attention(q, ring, {.pos = 12, .n_tokens = 4, .n_heads = 4, .window = 4}, out, ws); },
+      lowbit::errc::out_of_range);
+  CHECK(msg.find("needs keys from position 9 (window = 4)") != std::string::npos);
+  CHECK(msg.find("holds only positions [10, 16)") != std::string::npos);
+  nn_test::error_message([&] { nn::reference::attention(q, ring, {.pos = 12, .n_tokens = 4, .n_heads = 4}, out); },
+                         lowbit::errc::out_of_range);
 }

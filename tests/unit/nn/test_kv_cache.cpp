@@ -2,6 +2,8 @@
 // Copyright lowbit contributors
 #include <bit>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "catch.hpp"
@@ -101,4 +103,78 @@ TEST_CASE("kv_cache: kv_f16::decode_row == fp16_to_f32 for all 65536 inputs", "[
     INFO("bits " << i);
     REQUIRE(std::bit_cast<std::uint32_t>(out[i]) == std::bit_cast<std::uint32_t>(lowbit::fp16_to_f32(all[i])));
   }
+}
+
+TEST_CASE("kv_cache: ring layers keep their last rows positions at row p % rows", "[nn][kv_cache][ring]") {
+  const std::size_t n_kv = 2, hd = 3, n_ctx = 20;
+  // Layer 0 a ring of 5 rows, layer 1 full (rows beyond n_ctx are clamped to n_ctx).
+  auto cache = nn::kv_cache<>::with_layer_rows({5, 64}, n_ctx, n_kv, hd);
+  CHECK(cache.n_layers() == 2);
+  CHECK(cache.rows(0) == 5);
+  CHECK(cache.rows(1) == n_ctx);
+  CHECK(cache.bytes() == 2u * (5 + n_ctx) * n_kv * hd * sizeof(float));
+  CHECK(cache.keys(0, 1).size() == 5 * hd);
+  const auto k = random_floats(n_ctx * n_kv * hd, 21), v = random_floats(n_ctx * n_kv * hd, 22);
+  const std::size_t row = n_kv * hd;
+  const std::span<const float> ks(k), vs(v);
+  // Position p of the input at row p % 5 of each head, for the positions [first, end).
+  auto check_held = [&](std::size_t first, std::size_t end) {
+    CHECK(cache.first_held(0) == first);
+    CHECK(cache.length(0) == end);
+    for (std::size_t p = first; p < end; ++p) {
+      for (std::size_t g = 0; g < n_kv; ++g) {
+        for (std::size_t d = 0; d < hd; ++d) {
+          INFO("position " << p << " head " << g);
+          REQUIRE(cache.keys(0, g)[(p % 5) * hd + d] == k[p * row + g * hd + d]);
+          REQUIRE(cache.values(0, g)[(p % 5) * hd + d] == v[p * row + g * hd + d]);
+        }
+      }
+    }
+  };
+  cache.write(0, 0, 3, ks.first(3 * row), vs.first(3 * row));
+  check_held(0, 3);
+  cache.write(0, 3, 4, ks.subspan(3 * row, 4 * row), vs.subspan(3 * row, 4 * row));  // wraps
+  check_held(2, 7);
+  cache.write(0, 7, 1, ks.subspan(7 * row, row), vs.subspan(7 * row, row));
+  check_held(3, 8);
+  cache.write(0, 4, 2, ks.subspan(4 * row, 2 * row), vs.subspan(4 * row, 2 * row));  // overwrite inside: same data
+  check_held(3, 8);
+  // Positions before first_held are gone: writing there throws and changes nothing.
+  const auto msg = nn_test::error_message(
+      [&] { cache.write(0, 2, 1, ks.subspan(2 * row, row), vs.subspan(2 * row, row)); }, lowbit::errc::out_of_range);
+  CHECK(msg.find("pos = 2 is before the oldest position held, 3, in layer 0 (a ring of 5 rows)") != std::string::npos);
+  check_held(3, 8);
+  // Rewinding keeps what is still held; rewinding past it leaves an empty ring.
+  cache.truncate(6);
+  check_held(3, 6);
+  cache.write(0, 6, 2, ks.subspan(6 * row, 2 * row), vs.subspan(6 * row, 2 * row));
+  check_held(3, 8);
+  cache.truncate(2);
+  check_held(2, 2);
+  cache.write(0, 2, 6, ks.subspan(2 * row, 6 * row), vs.subspan(2 * row, 6 * row));  // a batch longer than the ring
+  check_held(3, 8);
+  cache.clear();
+  check_held(0, 0);
+  CHECK(cache.length(1) == 0);
+  // A full layer never drops positions.
+  cache.write(1, 0, n_ctx, k, v);
+  CHECK(cache.first_held(1) == 0);
+}
+
+TEST_CASE("kv_cache: bad ring layouts throw", "[nn][kv_cache][ring][errors]") {
+  auto msg = nn_test::error_message(
+      [] {
+        (void)nn::kv_cache<>::with_layer_rows({4, 0, 4}, 8, 1, 2);
+      },
+      lowbit::errc::invalid_argument);
+  CHECK(msg.find("layer_rows[1] must be > 0") != std::string::npos);
+  msg = nn_test::error_message([] { (void)nn::kv_cache<>::with_layer_rows({}, 8, 1, 2); },
+                               lowbit::errc::invalid_argument);
+  CHECK(msg.find("n_layers") != std::string::npos);
+  nn_test::error_message([] { (void)nn::kv_cache<>::with_layer_rows({4}, 0, 1, 2); }, lowbit::errc::invalid_argument);
+  const auto cache = nn::kv_cache<>::with_layer_rows({4}, 8, 1, 2);
+  nn_test::error_message([&] { (void)cache.rows(1); }, lowbit::errc::out_of_range);
+  nn_test::error_message([&] { (void)cache.first_held(1); }, lowbit::errc::out_of_range);
+  CHECK(nn::sliding_window_rows(512, 64) == 575);
+  CHECK(nn::sliding_window_rows(1, 1) == 1);
 }

@@ -2,6 +2,7 @@
 // Copyright lowbit contributors
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "catch.hpp"
@@ -88,4 +89,41 @@ TEST_CASE("rms_norm: wrong sizes throw naming the argument", "[nn][rms_norm][err
   msg = nn_test::error_message([&] { nn::reference::rms_norm(x, w, bad, 3, 4, 1e-5f); }, lowbit::errc::shape_mismatch);
   CHECK(msg.find("y has 11") != std::string::npos);
   nn_test::error_message([&] { nn::rms_norm(x, w, y, 3, 4, -1.0f); }, lowbit::errc::invalid_argument);
+}
+
+TEST_CASE("rms_norm: per-head Q/K norm over (M * n_heads) rows of head_dim == ggml's per-row recipe",
+          "[nn][rms_norm][qk_norm]") {
+  // Gemma 3 (Q 4 heads, K 1 head, head_dim 256) and Qwen-like (14 / 2 heads of 64). llama.cpp
+  // normalises Qcur viewed as (head_dim, n_heads, M): ggml_rms_norm works on each ne[0] = head_dim
+  // row, then ggml_mul broadcasts the (head_dim) weight; restated here row by row from that recipe:
+  // sum of the f32 squares in double, mean = float(sum / head_dim), s = 1 / sqrtf(mean + eps),
+  // y = (x * s) * w.
+  struct shape {
+    std::size_t n_heads, head_dim;
+  };
+  for (const shape sh : {shape{4, 256}, shape{1, 256}, shape{14, 64}, shape{2, 64}}) {
+    for (const std::size_t M : {1u, 7u}) {
+      const std::size_t rows = M * sh.n_heads, hd = sh.head_dim;
+      const auto x = random_floats(rows * hd, unsigned(rows + hd), -4.0f, 4.0f);
+      const auto w = random_floats(hd, unsigned(hd), 0.25f, 2.0f);
+      const float eps = 1e-6f;
+      std::vector<float> y(x.size()), per_head(x.size());
+      nn::rms_norm(x, w, y, rows, hd, eps, lowbit::threads{2});
+      for (std::size_t r = 0; r < rows; ++r) {  // one head at a time, as separate calls
+        nn::rms_norm(std::span(x).subspan(r * hd, hd), w, std::span(per_head).subspan(r * hd, hd), 1, hd, eps);
+      }
+      REQUIRE(per_head == y);
+      for (std::size_t r = 0; r < rows; ++r) {
+        double sum = 0.0;
+        for (std::size_t j = 0; j < hd; ++j) sum += double(x[r * hd + j] * x[r * hd + j]);
+        const float mean = float(sum / double(hd));
+        const float s = 1.0f / std::sqrt(mean + eps);
+        for (std::size_t j = 0; j < hd; ++j) {
+          const float want = (x[r * hd + j] * s) * w[j];
+          INFO("heads " << sh.n_heads << " head_dim " << hd << " row " << r << " j " << j);
+          REQUIRE(std::memcmp(&y[r * hd + j], &want, sizeof want) == 0);
+        }
+      }
+    }
+  }
 }

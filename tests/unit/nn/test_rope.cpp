@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -127,4 +128,43 @@ TEST_CASE("rope: bad configurations and sizes throw naming the argument", "[nn][
   CHECK(msg.find("n_rot") != std::string::npos);
   nn_test::error_message([] { nn::rope_table({.n_rot = 4, .theta_base = -1.0f}, 8); }, lowbit::errc::invalid_argument);
   nn_test::error_message([] { nn::rope_table({.n_rot = 4}, 0); }, lowbit::errc::invalid_argument);
+}
+
+TEST_CASE("rope: Gemma 3's two NeoX tables (head_dim 256, bases 1e4 and 1e6) == ggml's float chain",
+          "[nn][rope][neox]") {
+  // llama.cpp (gemma3): NeoX pairs (i, i + 128) over all 256 dimensions, sliding-window layers
+  // with rope_freq_base_train_swa (10000 unless the file says otherwise), global layers with the
+  // file's rope.freq_base (1e6). One table per base; a layer picks its table. The rotation is
+  // ggml's rotate_pairs as GCC contracts it: (fma(x0, c, -(x1 s)), fma(x0, s, x1 c)), with cos / sin
+  // of ggml's float angle chain.
+  const std::size_t hd = 256, n_heads = 4, M = 5;
+  for (const float base : {10000.0f, 1000000.0f}) {
+    const nn::rope_table table({.n_rot = hd, .theta_base = base, .mode = nn::rope_mode::neox}, 2048);
+    const float theta_scale = std::pow(base, -2.0f / float(hd));
+    for (const std::size_t pos : {0u, 1u, 511u, 2040u}) {
+      const auto x0 = random_floats(M * n_heads * hd, unsigned(pos) + 3, -3.0f, 3.0f);
+      auto x = x0;
+      const std::size_t n = std::min<std::size_t>(M, 2048 - pos);
+      x.resize(n * n_heads * hd);
+      nn::rope(x, n, n_heads, hd, pos, table);
+      for (std::size_t t = 0; t < n; ++t) {
+        float theta = float(pos + t);
+        for (std::size_t i = 0; i < hd / 2; ++i) {
+          const float c = std::cos(theta), s = std::sin(theta);
+          for (std::size_t h = 0; h < n_heads; ++h) {
+            const std::size_t row = (t * n_heads + h) * hd;
+            const float a = x0[row + i], b = x0[row + i + hd / 2];
+            INFO("base " << base << " position " << pos + t << " head " << h << " pair " << i);
+            REQUIRE(x[row + i] == std::fma(a, c, -(b * s)));
+            REQUIRE(x[row + i + hd / 2] == std::fma(a, s, b * c));
+          }
+          theta *= theta_scale;
+        }
+      }
+    }
+  }
+  const nn::rope_table local({.n_rot = hd, .theta_base = 10000.0f, .mode = nn::rope_mode::neox}, 8);
+  const nn::rope_table global({.n_rot = hd, .theta_base = 1000000.0f, .mode = nn::rope_mode::neox}, 8);
+  CHECK(local.cos(3)[0] == global.cos(3)[0]);  // i = 0: angle = pos for every base
+  CHECK(local.cos(3)[1] != global.cos(3)[1]);
 }
