@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
 //
-// lowbit-llm: chat with SmolLM2-135M-Instruct (GGUF) on lowbit. Streams the answer, then prints
-// prompt and generation speed. `--bench` measures prompt processing and generation like llama-bench.
+// lowbit-llm: runs a GGUF language model (architectures llama, qwen2, gemma3; any mix of GGUF
+// weight types) on lowbit. A file with a chat template answers the prompt as a chat (the template
+// family detected as llama.cpp does without --jinja); a file without one, or --raw, continues the
+// prompt as plain text. Streams the generated text to stdout, then prints prompt and generation
+// speed. `--bench` measures prompt processing and generation like llama-bench.
 
 #include <chrono>
 #include <cstdio>
@@ -22,7 +25,7 @@ namespace {
 
 struct options {
   std::string model_path;
-  std::string prompt = "What are three good habits for staying healthy?";
+  std::string prompt = "What is the capital of France?";
   std::string system;
   std::size_t tokens = 128;
   int threads = 0;
@@ -37,9 +40,12 @@ struct options {
 [[noreturn]] void usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
                "usage: lowbit-llm --model PATH [--prompt TEXT] [--tokens N] [--threads T] [--temperature X]\n"
-               "                      [--top-k K] [--top-p P] [--seed S] [--ctx N] [--system TEXT] [--raw]\n"
-               "                      [--bench [--bench-pp N] [--bench-tg N] [--bench-reps R]]\n"
-               "  --temperature 0 (default) is greedy decoding; --raw skips the ChatML template.\n");
+               "                  [--top-k K] [--top-p P] [--seed S] [--ctx N] [--system TEXT] [--raw]\n"
+               "                  [--bench [--bench-pp N] [--bench-tg N] [--bench-reps R]]\n"
+               "  Runs GGUF models of the llama, qwen2 and gemma3 architectures.\n"
+               "  --temperature 0 (default) is greedy decoding; --raw skips the chat template (the prompt\n"
+               "  may hold special tokens such as <|im_start|>); a file without a chat template always\n"
+               "  runs as plain completion.\n");
   std::exit(code);
 }
 
@@ -65,7 +71,7 @@ float parse_float(const std::string& flag, const std::string& value) {
 
 options parse(int argc, char** argv) {
   options o;
-  if (const char* env = std::getenv("LOWBIT_SMOLLM2_GGUF")) o.model_path = env;
+  if (const char* env = std::getenv("LOWBIT_LLM_GGUF")) o.model_path = env;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -159,16 +165,19 @@ int run(int argc, char** argv) {
     run_bench(m, o);
     return 0;
   }
-  const auto tok = llm::tokenizer::from_gguf(m.file());
+  const auto tok = llm::load_tokenizer(m.file());
   std::string text = o.prompt;
   if (!o.raw) {
-    llm::check_chatml_template(m.file());
-    std::vector<llm::chat_message> messages;
-    if (!o.system.empty()) messages.push_back({"system", o.system});
-    messages.push_back({"user", o.prompt});
-    text = llm::apply_chatml(messages, true);
+    const llm::chat_format chat = llm::detect_chat_template(m.file());
+    if (chat.family != llm::chat_family::none) {
+      std::vector<llm::chat_message> messages;
+      if (!o.system.empty()) messages.push_back({"system", o.system});
+      messages.push_back({"user", o.prompt});
+      text = llm::apply_chat_template(chat, messages, true);
+    }
   }
-  const std::vector<std::int32_t> prompt_ids = tok.encode(text, true);
+  // As llama.cpp: BOS/EOS as the file says (add_special), special tokens in the text parsed.
+  const std::vector<std::int32_t> prompt_ids = tok.encode(text, true, true);
   lowbit::check(!prompt_ids.empty(), lowbit::errc::invalid_argument, "the prompt is empty");
   lowbit::check(prompt_ids.size() + o.tokens <= m.context_size(), lowbit::errc::out_of_range,
                 "the prompt has " + std::to_string(prompt_ids.size()) + " tokens; with --tokens " +
@@ -181,15 +190,13 @@ int run(int argc, char** argv) {
   m.forward(prompt_ids, 0, false, logits, t);
   const double pp_seconds = seconds_since(pp_start);
 
-  // Generation ends at the chat turn's end (<|im_end|>, the file's eos) or at <|endoftext|>.
-  const std::int32_t eos = tok.eos_id();
-  const std::int32_t end_of_text = tok.id_of("<|endoftext|>");
+  // Generation ends at an end-of-generation token (EOS, EOT, <|im_end|>, <end_of_turn>, ...).
   std::size_t generated = 0;
   std::size_t pos = prompt_ids.size();
   const auto tg_start = std::chrono::steady_clock::now();
   while (generated < o.tokens) {
     const std::int32_t next = sampler.sample(std::span<const float>(logits.data.data(), logits.cols));
-    if (next == eos || next == end_of_text) break;
+    if (tok.is_end_of_generation(next)) break;
     ++generated;
     std::cout << tok.token_to_piece(next) << std::flush;
     if (generated == o.tokens) break;
