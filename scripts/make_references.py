@@ -1,19 +1,42 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # Copyright lowbit contributors
-"""Generate the golden reference data for examples/smollm2 from llama.cpp.
+"""Generate golden reference data for lowbit's real models from llama.cpp.
 
-Writes into tests/data/smollm2/ (or --out):
-  tokenize.json       llama.cpp tokenizer ids for many strings (+ a few detokenizations)
-  logits_prompt.json  metadata of a ChatML prompt evaluated in one batch
-  logits_prompt.f32   raw little-endian float32 logits [n_tokens][n_vocab]
-  greedy.json         greedy (argmax) continuations of three chat prompts
+--kind (alias --arch) picks the model and its prompts:
+  smollm2  SmolLM2-135M-Instruct Q4_1 (arch llama)      -> tests/data/smollm2/
+  qwen2    Qwen2.5-Coder-0.5B-Instruct (arch qwen2)     -> tests/data/qwen2/
+  gemma3   Gemma 3 270M base Q4_K_M (arch gemma3)       -> tests/data/gemma3/
+(--model and --out may point elsewhere, e.g. a re-quantized Qwen file with
+--kind qwen2 --no-tokenize --out tests/data/qwen2_requant.)
+
+Writes into the output directory:
+  tokenize.json       llama.cpp tokenizer ids for many strings (+ detokenizations)
+  logits_prompt.json  metadata of one prompt evaluated in one batch, all positions
+  logits_prompt.f32   smollm2: raw little-endian float32 logits [n_tokens][n_vocab]
+  logits_prompt.top1024.bin
+                      qwen2, gemma3 (whose full logits are too large to commit):
+                      per position the 1024 largest logits, in two sections:
+                        int32 LE  ids    [n_tokens][1024], then
+                        float32 LE logits[n_tokens][1024]  (logits[t][j] is the logit of ids[t][j])
+                      row t sorted by logit, largest first, ties by lower id (so ids[t][0] is
+                      the argmax). logits_prompt.json adds per position the log-sum-exp of ALL
+                      n_vocab logits (float64 sums of the float32 logits, "lse"), the argmax, and
+                      the sha256 of the full float32 LE row ("row_sha256", for bit-exact checks).
+  greedy.json         greedy (argmax) continuations of three prompts
+
+Tokenize ids are always made with add_special=false, parse_special=true; tokenize.json
+records whether the model adds BOS (Gemma does, Qwen and SmolLM2 do not), and the prompts
+of logits_prompt.json and greedy.json are tokenized the way llama.cpp tokenizes prompts
+(add_special = the model's add_bos flag), so their ids include Gemma's BOS.
 
 llama.cpp is used through the low-level ctypes bindings of the llama-cpp-python
 sdist (llama_cpp/llama_cpp.py), loaded against the libllama.so built by
 scripts/build_llama.sh (LLAMA_CPP_LIB_PATH). Only the low-level module is
 imported (the package __init__ would pull in the high-level API and its extra
-dependencies, jinja2 and diskcache, which are not needed here).
+dependencies, jinja2 and diskcache, which are not needed here). Default CPU
+configuration: flash attention "auto" (enabled on CPU), f16 KV cache, n_threads 2,
+n_batch = n_ubatch = n_ctx = 512, CPU repack buffers as llama.cpp chooses.
 
 Usually run through scripts/make_references.sh.
 """
@@ -27,6 +50,7 @@ import os
 import re
 import sys
 import types
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +108,7 @@ int main() { return sum<int>({1, 2, 3}) == 6 ? 0 : 1; }'''
 
 JSON_SNIPPET = '''{"name": "lowbit", "version": [0, 1, 0], "quant": {"type": "Q4_1", "block": 32}, "ok": true, "ptr": null}'''
 
-TOKENIZE_CASES = [
+BASE_CASES = [
     # English
     "Hello, world!",
     "The quick brown fox jumps over the lazy dog.",
@@ -142,6 +166,9 @@ TOKENIZE_CASES = [
     "\ufb01 ligature, \uff21\uff22\uff23 fullwidth, \u2160\u2161\u2162 roman",
     # empty
     "",
+]
+
+TOKENIZE_CASES = BASE_CASES + [
     # special tokens inside text
     "<|im_start|>user\nHi there!<|im_end|>\n",
     chat_prompt("What is the capital of France?"),
@@ -169,6 +196,220 @@ DETOK_CASE_TEXTS = [
     "<|im_start|>user\nHi there!<|im_end|>\n",
     "first document<|endoftext|>second document",
 ]
+
+# ------------------------------------------------------------------ qwen2, gemma3
+# Cases added for the newer models (on top of BASE_CASES; SmolLM2's list stays as it was).
+CPP_SPACES_SNIPPET = '''namespace demo {
+class counter {
+ public:
+    void add(int n) {
+        if (n > 0) {
+            total_ += n;   // positive only
+        }
+    }
+
+ private:
+    long total_ = 0;
+};
+}  // namespace demo
+'''
+
+EXTRA_CASES = [
+    "I'm",
+    "DON'T",
+    "I'm sure you DON'T know what you're doing, DON'T you?",
+    "\n\n  \t",
+    "x\n\n  \ty\n \n\t\t\n   z",
+    "  two leading spaces",
+    "\tleading tab",
+    "\n\nleading newlines",
+    " ",
+    "3141592653589793238462643383279502884197",
+    "Version 10.0.19045.3693, build 2024.11.05, id 00000000123",
+    CPP_SPACES_SNIPPET,
+    "x = [i ** 2 for i in range(1_000_000) if i % 7 == 0]\nprint(f\"{len(x):,}\")\n",
+    "\u00bfD\u00f3nde est\u00e1 la biblioteca? \u00c0 bient\u00f4t, \u0142\u00f3d\u017a, \u0161\u010d\u0159\u017e\u00fd",
+    "\u0417\u0434\u0440\u0430\u0432\u0441\u0442\u0432\u0443\u0439\u0442\u0435! \u0421\u044a\u0435\u0448\u044c \u0436\u0435 \u0435\u0449\u0451 \u044d\u0442\u0438\u0445 \u043c\u044f\u0433\u043a\u0438\u0445 \u0431\u0443\u043b\u043e\u043a.",
+    "\u0627\u0644\u0633\u0644\u0627\u0645 \u0639\u0644\u064a\u0643\u0645 \u0648\u0631\u062d\u0645\u0629 \u0627\u0644\u0644\u0647 123 \u0661\u0662\u0663",
+    "\u91cf\u5316\u6a21\u578b\u5728 CPU \u4e0a\u8fd0\u884c\uff1a4-bit \u6743\u91cd\uff0c8-bit \u6fc0\u6d3b\u3002",
+    "\U0001f600\U0001f603\U0001f604 \U0001f1eb\U0001f1f7 \U0001f9d1\u200d\U0001f4bb \u2728",
+]
+
+QWEN_SYSTEM_PROMPT = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+QWEN_SPECIAL_TEXTS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|fim_prefix|>"]
+GEMMA_SPECIAL_TEXTS = ["<start_of_turn>", "<end_of_turn>", "<bos>", "<eos>"]
+
+
+def chatml(system: str, user: str) -> str:
+    """ChatML as Qwen2.5's and SmolLM2's Jinja templates render one system and one user
+    message with add_generation_prompt=True (Qwen's template inserts QWEN_SYSTEM_PROMPT
+    when the first message is not a system message)."""
+    return ("<|im_start|>system\n" + system + "<|im_end|>\n"
+            "<|im_start|>user\n" + user + "<|im_end|>\n"
+            "<|im_start|>assistant\n")
+
+
+QWEN_SPECIAL_CASES = [
+    *QWEN_SPECIAL_TEXTS,
+    "<|im_start|>user\nHi there!<|im_end|>\n",
+    chatml(QWEN_SYSTEM_PROMPT, "What is the capital of France?"),
+    "first document<|endoftext|>second document",
+    "<|im_start|><|im_end|><|endoftext|>",
+    "  <|im_start|>  spaced  <|im_end|>  ",
+    "<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n    return c<|fim_middle|>",
+    "<|im_start|",
+    "<|im_end",
+    "<|IM_START|> <| im_end |>",
+    "<start_of_turn>user\nnot special here<end_of_turn>",
+]
+
+GEMMA_SPECIAL_CASES = [
+    *GEMMA_SPECIAL_TEXTS,
+    "<start_of_turn>user\nHi there!<end_of_turn>\n<start_of_turn>model\n",
+    "first document<eos>second document",
+    "<bos>The start<eos>",
+    "<bos><bos><eos><eos>",
+    "  <start_of_turn>  spaced  <end_of_turn>  ",
+    "<start_of_turn",
+    "<end_of_turn",
+    "<START_OF_TURN> < eos >",
+    "<pad> <unk> <mask> <start_of_image>",
+    "<|im_start|>user\nnot special here<|im_end|>",
+]
+
+# Texts whose detokenization (and per-token pieces) is also recorded in "detok".
+NEW_DETOK_TEXTS = [
+    "Hello, world!",
+    " leading space",
+    "   three leading and three trailing   ",
+    "\n\n  \t",
+    "I'm sure you DON'T know what you're doing, DON'T you?",
+    "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 fa\u00e7ade \u00c5ngstr\u00f6m \u00f1and\u00fa",
+    "\u4f60\u597d\uff0c\u4e16\u754c\uff01\u8fd9\u662f\u4e00\u4e2a\u6d4b\u8bd5\u3002",
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466 family, \U0001f3f3\ufe0f\u200d\U0001f308 flag, \U0001f44d\U0001f3fd thumbs",
+    PY_SNIPPET,
+]
+
+# Byte strings that are not valid UTF-8 (json strings cannot hold them): tokenize.json
+# "byte_cases" gives them as hex.
+BYTE_CASES = [
+    b"ab\xffcd",
+    b"\xc3",
+    b"\xe4\xbd",
+    b"x\x80y",
+    b"\xed\xa0\x80",  # an encoded UTF-16 surrogate
+    b"caf\xe9 (latin-1)",
+    b"\xf0\x9f\x8d",  # a truncated emoji
+]
+
+# Qwen: ChatML with Qwen's default system prompt. The logits prompt reuses SmolLM2's user message.
+QWEN_LOGITS_USER = LOGITS_USER
+# The first greedy prompt is fixed by the project; the others were picked among candidates for
+# a healthy gap between the best and second-best logit at every step (the smallest gap over the
+# generated tokens with llama.cpp on the original Qwen file; the rejected candidates and their
+# smallest gaps are in QWEN_GREEDY_REJECTED). The counting prompt runs the full 48 tokens.
+QWEN_GREEDY_USERS = [
+    "What is the capital of France?",
+    "How many days are in a week?",
+    "Count from 1 to 30, separated by commas.",
+]
+QWEN_GREEDY_REJECTED: dict[str, float] = {
+    "What is 2 + 2?": 1.5441,
+    "Write the English alphabet in uppercase letters, separated by spaces.": 1.6353,  # 2 tokens only
+    "What does CPU stand for?": 0.8186,
+    "Name three primary colors.": 0.8094,
+    "Translate 'good morning' into French.": 0.6275,
+    "What is the chemical symbol for gold?": 0.4972,
+    "Who wrote Romeo and Juliet?": 0.4589,
+    "Write a C++ function that adds two integers.": 0.2117,
+    "Write a hello world program in C.": 0.1984,
+    "What is the boiling point of water in Celsius?": 0.1423,
+    "What is the largest planet in the solar system?": 0.1114,
+    "Write a Python function that returns the square of a number.": 0.0202,
+    "List the first ten prime numbers.": 0.0119,
+    "Spell the word 'computer' one letter per line.": 0.0034,
+}
+
+# Gemma 3 270M is a base model without a chat template: plain completions after BOS.
+GEMMA_LOGITS_TEXT = (
+    "In the early days of computing, programs were written directly in machine code and "
+    "entered by hand with switches on the front panel. Assemblers, and later compilers, let "
+    "programmers describe the same work in a form that people could read, and that change made "
+    "software much cheaper to write and to maintain.")
+# Picked like Qwen's (a sentence, a code start, a list), among the candidates in
+# GEMMA_GREEDY_REJECTED; the base model rambles, so every prompt runs the full 48 tokens.
+GEMMA_GREEDY_TEXTS = [
+    "The quick brown fox",
+    "import numpy as np\n",
+    "1, 2, 3, 4, 5, 6,",
+]
+GEMMA_GREEDY_REJECTED: dict[str, float] = {
+    "Twinkle, twinkle, little star,": 1.1443,  # continues with <start_of_image> x 48
+    "for (int i = 0; i < n; ++i) {\n": 0.1469,
+    "January, February, March,": 0.1385,
+    "class Stack:\n    def __init__(self):\n": 0.1364,
+    "Monday, Tuesday, Wednesday,": 0.1256,
+    "The sun rises in the east and sets in the": 0.1186,
+    "A B C D E F": 0.1185,
+    "Water boils at a temperature of": 0.1178,
+    "The largest planet in the solar system is": 0.0949,
+    "#include <stdio.h>\n\nint main(void) {\n": 0.0910,
+    "The first law of thermodynamics states that": 0.0459,
+    "def add(a, b):\n    return a + b\n\n\ndef": 0.0416,
+    "Q: What is the capital of France?\nA:": 0.0381,
+    "def fibonacci(n):\n": 0.0324,
+    "The capital of France is Paris. The capital of Germany is": 0.0321,
+    "<!DOCTYPE html>\n<html>\n": 0.0265,
+    "The three primary colors are": 0.0235,
+    "The capital of France is the city of": 0.0195,
+    "int main() {\n    std::cout <<": 0.0167,
+    "The capital of France is": 0.0154,
+    "Once upon a time, there was a little": 0.0054,
+    "#!/bin/bash\n": 0.0054,
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One model: its prompts, tokenizer cases and output layout."""
+    name: str
+    n_vocab: int
+    default_out: str                  # directory under tests/data/
+    chat_system: str | None           # ChatML system prompt; None: plain completion text
+    tokenize_cases: list
+    detok_texts: list
+    logits_prompt: str                # the user message (chat) or the plain text
+    logits_tokens: tuple              # allowed prompt length (min, max)
+    greedy_prompts: list
+    logits_top_k: int | None = None   # None: the full float32 matrix (logits_prompt.f32)
+    smollm2_layout: bool = False      # SmolLM2's original json layout, kept byte-identical
+    byte_cases: list = field(default_factory=list)
+    special_texts: list = field(default_factory=list)
+
+    def render(self, prompt: str) -> str:
+        return prompt if self.chat_system is None else chatml(self.chat_system, prompt)
+
+
+KINDS = {
+    "smollm2": Kind(
+        name="smollm2", n_vocab=N_VOCAB_EXPECTED, default_out="smollm2", chat_system=SYSTEM_PROMPT,
+        tokenize_cases=TOKENIZE_CASES, detok_texts=DETOK_CASE_TEXTS, logits_prompt=LOGITS_USER,
+        logits_tokens=(48, 64), greedy_prompts=GREEDY_USERS, smollm2_layout=True),
+    "qwen2": Kind(
+        name="qwen2", n_vocab=151936, default_out="qwen2", chat_system=QWEN_SYSTEM_PROMPT,
+        tokenize_cases=BASE_CASES + EXTRA_CASES + QWEN_SPECIAL_CASES,
+        detok_texts=NEW_DETOK_TEXTS + ["<|im_start|>user\nHi there!<|im_end|>\n",
+                                       "first document<|endoftext|>second document"],
+        logits_prompt=QWEN_LOGITS_USER, logits_tokens=(40, 96), greedy_prompts=QWEN_GREEDY_USERS,
+        logits_top_k=1024, byte_cases=BYTE_CASES, special_texts=QWEN_SPECIAL_TEXTS),
+    "gemma3": Kind(
+        name="gemma3", n_vocab=262144, default_out="gemma3", chat_system=None,
+        tokenize_cases=BASE_CASES + EXTRA_CASES + GEMMA_SPECIAL_CASES,
+        detok_texts=NEW_DETOK_TEXTS + ["<start_of_turn>user\nHi there!<end_of_turn>\n<start_of_turn>model\n",
+                                       "first document<eos>second document"],
+        logits_prompt=GEMMA_LOGITS_TEXT, logits_tokens=(40, 96), greedy_prompts=GEMMA_GREEDY_TEXTS,
+        logits_top_k=1024, byte_cases=BYTE_CASES, special_texts=GEMMA_SPECIAL_TEXTS),
+}
 
 
 def sha256_file(path: Path) -> str:
@@ -270,9 +511,9 @@ class Llama:
         C.llama_model_free(self.model)
 
     # --- tokenizer -----------------------------------------------------------
-    def tokenize(self, text: str, add_special: bool = False, parse_special: bool = True) -> list[int]:
+    def tokenize(self, text: str | bytes, add_special: bool = False, parse_special: bool = True) -> list[int]:
         C = self.C
-        data = text.encode("utf-8")
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
         cap = len(data) + 16
         buf = (C.llama_token * cap)()
         n = C.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
@@ -352,7 +593,11 @@ class Llama:
             out[r] = np.ctypeslib.as_array(p, shape=(self.n_vocab,))
         return out
 
-    def greedy(self, prompt_ids: list[int], n_predict: int):
+    def eog_ids(self) -> list[int]:
+        """Every id llama.cpp treats as end of generation (llama_vocab_is_eog)."""
+        return [t for t in range(self.n_vocab) if self.C.llama_vocab_is_eog(self.vocab, t)]
+
+    def greedy(self, prompt_ids: list[int], n_predict: int, end_tokens=END_TOKENS):
         """Greedy decoding by hand: prompt in one batch, then one token per
         decode call; argmax (lowest id on ties) of the raw logits."""
         self.clear()
@@ -363,7 +608,7 @@ class Llama:
             top2 = np.partition(logits, -2)[-2:]
             margins.append(round(float(top2[1] - top2[0]), 4))
             out.append(tok)
-            if tok in END_TOKENS:
+            if tok in end_tokens:
                 stopped = True
                 break
             if step == n_predict - 1:
@@ -405,18 +650,65 @@ def log_facts(lines: list[str]) -> dict:
         fa += " -> " + m.group(1)
     facts["flash_attn"] = fa
     facts["model_buffers"] = sorted(set(re.findall(r"(\w+) model buffer size", text)))
-    if "cannot be used with preferred buffer type CPU_REPACK" in text:
+    repacked = re.findall(r"repack: repack tensor (\S+) with (\S+)", text)
+    if repacked:
+        by_layout: dict[str, list[str]] = {}
+        for name, layout in repacked:
+            by_layout.setdefault(layout, []).append(name)
+        facts["cpu_repack"] = {
+            "note": ("llama.cpp repacks these tensors into the CPU_REPACK buffer at load and multiplies "
+                     "them with its repacked GEMM/GEMV kernels; every other tensor stays in CPU_Mapped"),
+            "repacked": by_layout,
+        }
+    elif "cannot be used with preferred buffer type CPU_REPACK" in text:
         facts["cpu_repack"] = "not used: llama.cpp reports the tensors cannot use CPU_REPACK"
     return facts
 
 
+def gguf_tensor_facts(model: Path) -> dict:
+    """Tensor types of the file (gguf-py), whether the output projection is tied to
+    token_embd, and the bytes of the weights."""
+    try:
+        import gguf  # noqa: PLC0415
+    except ImportError:
+        return {"note": "gguf-py not installed (python3 -m pip install gguf==0.19.0): no tensor facts"}
+    r = gguf.GGUFReader(str(model))
+    counts: dict[str, int] = {}
+    for t in r.tensors:
+        counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+    by_name = {t.name: t for t in r.tensors}
+    emb = by_name["token_embd.weight"]
+    out = by_name.get("output.weight")
+    return {
+        "tensor_types": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "token_embd": emb.tensor_type.name,
+        "output": (f"output.weight ({out.tensor_type.name}), not tied: token_embd is only gathered"
+                   if out is not None else f"tied: token_embd.weight ({emb.tensor_type.name}) is the output matrix"),
+        "tensor_bytes": int(sum(int(t.n_bytes) for t in r.tensors)),
+    }
+
+
+def vec_dot_note(facts: dict) -> str:
+    """How llama.cpp's CPU backend multiplies the weight types of a file (ggml-cpu type traits)."""
+    act = {"Q4_0": "Q8_0", "Q5_0": "Q8_0", "Q8_0": "Q8_0", "IQ4_NL": "Q8_0", "Q4_1": "Q8_1", "Q5_1": "Q8_1",
+           "Q2_K": "Q8_K", "Q3_K": "Q8_K", "Q4_K": "Q8_K", "Q5_K": "Q8_K", "Q6_K": "Q8_K", "IQ4_XS": "Q8_K"}
+    types = [t for t in facts.get("tensor_types", {}) if t != "F32"]
+    parts = [f"{t} x {act[t]}" if t in act else f"{t} (see ggml-cpu)" for t in types]
+    return ("llama.cpp CPU numerics (ggml-cpu type traits of this version): each quantized weight matmul first "
+            "quantizes the f32 activations to the weight type's vec_dot_type (" + ", ".join(parts) + "); "
+            f"output projection: {facts.get('output', '?')}; norms and biases F32; the KV cache is f16 and "
+            "flash attention is on (see settings)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, type=Path, help="SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--kind", "--arch", dest="kind", choices=sorted(KINDS), default="smollm2",
+                    help="which model's prompts and layout (default smollm2)")
+    ap.add_argument("--model", required=True, type=Path, help="the .gguf file (scripts/fetch_model.sh KIND)")
     ap.add_argument("--llama-src", required=True, type=Path,
                     help="extracted llama-cpp-python sdist (contains llama_cpp/)")
     ap.add_argument("--lib-dir", required=True, type=Path, help="dir with libllama.so")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "tests/data/smollm2")
+    ap.add_argument("--out", type=Path, help="output dir (default tests/data/<kind>)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-ctx", type=int, default=512)
     ap.add_argument("--n-batch", type=int, default=512)
@@ -424,7 +716,13 @@ def main() -> int:
                     help="path of llama.cpp's llama-tokenize tool to cross-check all tokenize cases")
     ap.add_argument("--no-thread-check", action="store_true",
                     help="skip re-running logits/greedy with 1 thread to compare")
+    ap.add_argument("--no-tokenize", action="store_true",
+                    help="do not write tokenize.json (e.g. for a re-quantized file with the same vocabulary)")
     args = ap.parse_args()
+    kind = KINDS[args.kind]
+    legacy = kind.smollm2_layout
+    if args.out is None:
+        args.out = Path(__file__).resolve().parent.parent / "tests/data" / kind.default_out
 
     C, py_version, llama_commit = import_bindings(args.llama_src.resolve(), args.lib_dir.resolve())
     model_sha = sha256_file(args.model)
@@ -433,96 +731,170 @@ def main() -> int:
                  "(CPU backend, GGML_NATIVE=ON, default llamafile sgemm + CPU repack)")
 
     llm = Llama(C, args.model, args.threads, args.n_ctx, args.n_batch)
-    if llm.n_vocab != N_VOCAB_EXPECTED:
-        sys.exit(f"error: n_vocab {llm.n_vocab} != {N_VOCAB_EXPECTED}")
+    if llm.n_vocab != kind.n_vocab:
+        sys.exit(f"error: n_vocab {llm.n_vocab} != {kind.n_vocab}")
+    add_bos = bool(C.llama_vocab_get_add_bos(llm.vocab))
+    if add_bos != (kind.name == "gemma3"):  # Gemma adds BOS, SmolLM2 and Qwen do not
+        sys.exit(f"error: unexpected add_bos={add_bos} for {kind.name}")
+    prompt_add_special = add_bos  # how llama.cpp's tools tokenize a prompt
+    end_tokens = END_TOKENS if legacy else tuple(llm.eog_ids())
     sysinfo = system_info(C)
     facts = log_facts(llm.log_lines)
     settings = dict(llm.cparams)
     settings.update(facts)
+    tensor_facts = {} if legacy else gguf_tensor_facts(args.model)
+    if tensor_facts:
+        settings["model_tensors"] = tensor_facts
     notes: list[str] = []
 
     args.out.mkdir(parents=True, exist_ok=True)
 
+    def pieces_hex(ids: list[int], special: bool = True) -> list[str]:
+        return [llm.piece(t, special=special).hex() for t in ids]
+
     # ---------------------------------------------------------------- tokenize
-    assert len(set(TOKENIZE_CASES)) == len(TOKENIZE_CASES), "duplicate tokenize case"
     cases = []
-    roundtrip_bad = []
-    for text in TOKENIZE_CASES:
-        ids = llm.tokenize(text, add_special=False, parse_special=True)
-        cases.append({"text": text, "ids": ids})
-        if llm.detokenize(ids, remove_special=False, unparse_special=True) != text.encode():
-            roundtrip_bad.append(text)
-    if args.llama_tokenize:
-        cross_check_tokenizer(args.llama_tokenize, args.model, cases)
     detok = []
-    for text in DETOK_CASE_TEXTS:
-        ids = llm.tokenize(text, add_special=False, parse_special=True)
-        for unparse in (True, False):
-            raw = llm.detokenize(ids, remove_special=False, unparse_special=unparse)
-            concat = b"".join(llm.piece(t, special=unparse) for t in ids)
-            if raw != concat:
-                notes.append(f"detokenize != concatenated pieces for {text!r} (unparse_special={unparse})")
-            entry = {"ids": ids, "text": raw.decode("utf-8"), "unparse_special": unparse}
-            if unparse is False and raw == llm.detokenize(ids, False, True):
-                continue  # no special tokens in this case: the False variant adds nothing
-            detok.append(entry)
-    # single-token pieces that are not valid UTF-8 on their own (byte-level BPE)
-    emoji_ids = llm.tokenize("\U0001f355", False, True)
-    partial = [{"id": t, "hex": llm.piece(t).hex()} for t in emoji_ids]
-    tok_json = {
-        "model_sha256": model_sha,
-        "generator": generator,
-        "add_special": False,
-        "parse_special": True,
-        "api": "llama_tokenize(vocab, text, len, out, cap, add_special=false, parse_special=true)",
-        "cases": cases,
-        "detok_api": "llama_detokenize(vocab, ids, n, out, cap, remove_special=false, unparse_special=<entry.unparse_special>)",
-        "detok": detok,
-        "pieces_bytes_example": {
-            "text": "\U0001f355",
-            "note": "llama_token_to_piece(special=true) bytes of each id, hex; pieces may be partial UTF-8",
-            "pieces": partial,
-        },
-        "notes": [
-            *(["ids cross-checked: identical to the llama-tokenize tool's output (--no-bos, parse special)"]
-              if args.llama_tokenize else []),
-            ("detokenize(tokenize(text)) == text (unparse_special=true) for every case" if not roundtrip_bad else
-             f"detokenize(tokenize(text)) != text for {len(roundtrip_bad)} cases: {roundtrip_bad!r}"),
-        ],
-    }
-    write_json(args.out / "tokenize.json", tok_json)
+    if not args.no_tokenize:
+        assert len(set(kind.tokenize_cases)) == len(kind.tokenize_cases), "duplicate tokenize case"
+        roundtrip_bad = []
+        for text in kind.tokenize_cases:
+            ids = llm.tokenize(text, add_special=False, parse_special=True)
+            cases.append({"text": text, "ids": ids})
+            if llm.detokenize(ids, remove_special=False, unparse_special=True) != text.encode():
+                roundtrip_bad.append(text)
+        if args.llama_tokenize:
+            cross_check_tokenizer(args.llama_tokenize, args.model, cases)
+        for text in kind.detok_texts:
+            ids = llm.tokenize(text, add_special=False, parse_special=True)
+            for unparse in (True, False):
+                raw = llm.detokenize(ids, remove_special=False, unparse_special=unparse)
+                concat = b"".join(llm.piece(t, special=unparse) for t in ids)
+                if raw != concat:
+                    notes.append(f"detokenize != concatenated pieces for {text!r} (unparse_special={unparse})")
+                entry = {"ids": ids, "text": raw.decode("utf-8"), "unparse_special": unparse}
+                if not legacy:
+                    entry["pieces_hex"] = pieces_hex(ids, special=unparse)
+                if unparse is False and raw == llm.detokenize(ids, False, True):
+                    continue  # no special tokens in this case: the False variant adds nothing
+                detok.append(entry)
+        # single-token pieces that are not valid UTF-8 on their own (byte-level BPE)
+        emoji_ids = llm.tokenize("\U0001f355", False, True)
+        partial = [{"id": t, "hex": llm.piece(t).hex()} for t in emoji_ids]
+        tok_json = {
+            "model_sha256": model_sha,
+            "generator": generator,
+        }
+        if not legacy:
+            V = llm.vocab
+            tok_json.update({
+                "model_kind": kind.name,
+                "n_vocab": llm.n_vocab,
+                "model_add_bos": add_bos,
+                "model_add_eos": bool(C.llama_vocab_get_add_eos(V)),
+                "bos_id": C.llama_vocab_bos(V),
+                "eos_id": C.llama_vocab_eos(V),
+                "eot_id": C.llama_vocab_eot(V),
+                "eog_ids": list(end_tokens),
+                "special_token_ids": {t: llm.tokenize(t, False, True) for t in kind.special_texts},
+            })
+        tok_json.update({
+            "add_special": False,
+            "parse_special": True,
+            "api": "llama_tokenize(vocab, text, len, out, cap, add_special=false, parse_special=true)",
+        })
+        if not legacy:
+            tok_json["add_special_note"] = (
+                "ids never include BOS; " + ("the model adds BOS (tokenizer.ggml.add_bos_token): llama.cpp's "
+                                             f"prompts are [bos_id={C.llama_vocab_bos(llm.vocab)}] + ids"
+                                             if add_bos else "the model adds no BOS: llama.cpp's prompts are ids"))
+        tok_json["cases"] = cases
+        if not legacy:
+            byte_cases = []
+            for data in kind.byte_cases:
+                ids = llm.tokenize(data, add_special=False, parse_special=True)
+                byte_cases.append({"hex": data.hex(), "ids": ids,
+                                   "detok_hex": llm.detokenize(ids, False, True).hex()})
+            tok_json["byte_cases_note"] = ("byte strings that are not valid UTF-8, as hex; same API; "
+                                           "detok_hex: llama_detokenize(unparse_special=true) of ids")
+            tok_json["byte_cases"] = byte_cases
+        tok_json.update({
+            "detok_api": ("llama_detokenize(vocab, ids, n, out, cap, remove_special=false, "
+                          "unparse_special=<entry.unparse_special>)"
+                          + ("" if legacy else "; pieces_hex: llama_token_to_piece(lstrip=0, "
+                             "special=<entry.unparse_special>) of each id, hex")),
+            "detok": detok,
+            "pieces_bytes_example": {
+                "text": "\U0001f355",
+                "note": "llama_token_to_piece(special=true) bytes of each id, hex; pieces may be partial UTF-8",
+                "pieces": partial,
+            },
+            "notes": [
+                *(["ids cross-checked: identical to the llama-tokenize tool's output (--no-bos, parse special)"]
+                  if args.llama_tokenize else []),
+                ("detokenize(tokenize(text)) == text (unparse_special=true) for every case" if not roundtrip_bad else
+                 f"detokenize(tokenize(text)) != text for {len(roundtrip_bad)} cases: {roundtrip_bad!r}"),
+            ],
+        })
+        write_json(args.out / "tokenize.json", tok_json)
 
     # ------------------------------------------------------------ chat prompt
-    rendered = llm.chat_template_render(SYSTEM_PROMPT, LOGITS_USER)
-    if rendered is not None and rendered != chat_prompt(LOGITS_USER):
-        sys.exit(f"error: llama.cpp renders the chat template differently:\n{rendered!r}\n"
-                 f"vs\n{chat_prompt(LOGITS_USER)!r}")
-    if rendered is None:
-        notes.append("could not cross-check the chat format with llama_chat_apply_template")
+    if kind.chat_system is not None:
+        rendered = llm.chat_template_render(kind.chat_system, kind.logits_prompt)
+        if rendered is not None and rendered != kind.render(kind.logits_prompt):
+            sys.exit(f"error: llama.cpp renders the chat template differently:\n{rendered!r}\n"
+                     f"vs\n{kind.render(kind.logits_prompt)!r}")
+        if rendered is None:
+            notes.append("could not cross-check the chat format with llama_chat_apply_template")
+        elif not legacy:
+            notes.append("the ChatML prompts are identical to llama_chat_apply_template's rendering of the "
+                         "file's template (system + user, add_ass=true)")
 
     # ----------------------------------------------------------------- logits
-    text = chat_prompt(LOGITS_USER)
-    ids = llm.tokenize(text, False, True)
+    text = kind.render(kind.logits_prompt)
+    ids = llm.tokenize(text, prompt_add_special, True)
     T = len(ids)
-    if not 48 <= T <= 64:
-        sys.exit(f"error: logits prompt has {T} tokens, want 48..64; change LOGITS_USER")
+    lo, hi = kind.logits_tokens
+    if not lo <= T <= hi:
+        sys.exit(f"error: logits prompt has {T} tokens, want {lo}..{hi}; change the logits prompt")
     llm.clear()
     logits = llm.decode(ids, 0, logits_all=True)
-    assert logits.shape == (T, N_VOCAB_EXPECTED)
+    assert logits.shape == (T, kind.n_vocab)
     if not np.isfinite(logits).all():
         sys.exit("error: non-finite logits")
-    f32_name = "logits_prompt.f32"
-    logits.astype("<f4").tofile(args.out / f32_name)
     argmax = [int(i) for i in logits.argmax(axis=1)]
+    if kind.logits_top_k is None:
+        f32_name = "logits_prompt.f32"
+        logits.astype("<f4").tofile(args.out / f32_name)
+    else:
+        K = kind.logits_top_k
+        f32_name = f"logits_prompt.top{K}.bin"
+        # descending by logit, ties by lower id: a stable sort of -logit (negation is exact)
+        order = np.argsort(-logits, axis=1, kind="stable")[:, :K].astype("<i4")
+        top = np.take_along_axis(logits, order, axis=1).astype("<f4")
+        with open(args.out / f32_name, "wb") as f:
+            f.write(order.tobytes())
+            f.write(top.tobytes())
+        assert [int(r[0]) for r in order] == argmax
+        x = logits.astype(np.float64)
+        m = x.max(axis=1, keepdims=True)
+        lse = (m[:, 0] + np.log(np.exp(x - m).sum(axis=1))).tolist()
+        row_sha = [hashlib.sha256(r.astype("<f4").tobytes()).hexdigest() for r in logits]
 
     # ----------------------------------------------------------------- greedy
     greedy_cases = []
-    for user in GREEDY_USERS:
-        p_ids = llm.tokenize(chat_prompt(user), False, True)
-        out_ids, stopped, margins = llm.greedy(p_ids, N_PREDICT)
-        body = [t for t in out_ids if t not in END_TOKENS]
-        greedy_cases.append({
-            "user": user,
+    for prompt in kind.greedy_prompts:
+        p_text = kind.render(prompt)
+        p_ids = llm.tokenize(p_text, prompt_add_special, True)
+        out_ids, stopped, margins = llm.greedy(p_ids, N_PREDICT, end_tokens)
+        body = [t for t in out_ids if t not in end_tokens]
+        case = {}
+        if kind.chat_system is not None:
+            case["user"] = prompt
+        if not legacy:
+            case["prompt_text"] = p_text
+            case["add_special"] = prompt_add_special
+        case.update({
             "prompt_ids": p_ids,
             "output_ids": out_ids,
             "stopped_on_end_token": stopped,
@@ -533,6 +905,7 @@ def main() -> int:
             "min_margin_step": margins.index(min(margins)),
             "top1_minus_top2_logit": margins,
         })
+        greedy_cases.append(case)
 
     # ------------------------------------------- thread-count (in)dependence
     thread_check = None
@@ -541,7 +914,8 @@ def main() -> int:
         llm1.clear()
         l1 = llm1.decode(ids, 0, logits_all=True)
         diff = float(np.abs(l1 - logits).max())
-        same_greedy = all(llm1.greedy(c["prompt_ids"], N_PREDICT)[0] == c["output_ids"] for c in greedy_cases)
+        same_greedy = all(llm1.greedy(c["prompt_ids"], N_PREDICT, end_tokens)[0] == c["output_ids"]
+                          for c in greedy_cases)
         llm1.close()
         thread_check = {"max_abs_logit_diff_threads_1_vs_%d" % args.threads: diff,
                         "greedy_identical": same_greedy}
@@ -585,11 +959,15 @@ def main() -> int:
         notes.append(f"prompt logits decoded one token per call differ from the one-batch logits: "
                      f"max |diff| = {inc_diff:.3g}")
 
+    if legacy:
+        numerics = ("llama.cpp CPU numerics (ggml-cpu type traits of this version): Q4_1 weight matmuls quantize the "
+                    "f32 activations to Q8_1 blocks first (ggml_vec_dot_q4_1_q8_1); token_embd is Q8_0 and, as there is "
+                    "no output.weight, is also the tied output matrix, multiplied with Q8_0-quantized activations; "
+                    "the KV cache is f16 and flash attention is on (see settings)")
+    else:
+        numerics = vec_dot_note(tensor_facts)
     common_notes = notes + [
-        "llama.cpp CPU numerics (ggml-cpu type traits of this version): Q4_1 weight matmuls quantize the "
-        "f32 activations to Q8_1 blocks first (ggml_vec_dot_q4_1_q8_1); token_embd is Q8_0 and, as there is "
-        "no output.weight, is also the tied output matrix, multiplied with Q8_0-quantized activations; "
-        "the KV cache is f16 and flash attention is on (see settings)",
+        numerics,
         "greedy.json top1_minus_top2_logit: per step, the gap between the chosen logit and the runner-up; "
         "a reimplementation may legitimately flip steps with a tiny gap",
         "built with -march=native (GGML_NATIVE=ON): llama.cpp's exact float results depend on the "
@@ -599,15 +977,44 @@ def main() -> int:
     logits_json = {
         "model_sha256": model_sha,
         "generator": generator,
-        "text": text,
-        "user": LOGITS_USER,
+    }
+    if not legacy:
+        logits_json["model_kind"] = kind.name
+    logits_json["text"] = text
+    if kind.chat_system is not None:
+        logits_json["user"] = kind.logits_prompt
+    if not legacy:
+        logits_json["add_special"] = prompt_add_special
+    logits_json.update({
         "ids": ids,
-        "n_vocab": N_VOCAB_EXPECTED,
+        "n_vocab": kind.n_vocab,
         "n_tokens": T,
         "logits_file": f32_name,
-        "logits_layout": "little-endian float32, row-major [n_tokens][n_vocab], row i = logits after token i",
-        "logits_sha256": sha256_file(args.out / f32_name),
-        "argmax": argmax,
+    })
+    if kind.logits_top_k is None:
+        logits_json["logits_layout"] = ("little-endian float32, row-major [n_tokens][n_vocab], "
+                                        "row i = logits after token i")
+    else:
+        K = kind.logits_top_k
+        logits_json.update({
+            "top_k": K,
+            "logits_layout": (f"two sections, no header: int32 LE ids[n_tokens][{K}] at byte 0, then float32 LE "
+                              f"logits[n_tokens][{K}] at byte n_tokens*{K}*4; row t = the {K} largest logits after "
+                              "token t, largest first (ties: lower id first), logits[t][j] belongs to ids[t][j]"),
+            "ids_offset": 0,
+            "logits_offset": T * K * 4,
+        })
+    logits_json["logits_sha256"] = sha256_file(args.out / f32_name)
+    logits_json["argmax"] = argmax
+    if kind.logits_top_k is not None:
+        logits_json.update({
+            "lse_note": ("log(sum_v exp(logit[t][v])) over all n_vocab logits of row t, computed in float64 "
+                         "from the float32 logits (max-shifted); log_softmax(logit) = logit - lse"),
+            "lse": lse,
+            "row_sha256_note": "sha256 of the full float32 LE row t (n_vocab*4 bytes): for bit-exact comparison",
+            "row_sha256": row_sha,
+        })
+    logits_json.update({
         "threads": args.threads,
         "eval": "one llama_decode call with all tokens, logits requested for every position",
         "settings": settings,
@@ -615,37 +1022,63 @@ def main() -> int:
         "thread_check": thread_check,
         "llama_cpp_self_divergence": self_divergence,
         "notes": common_notes,
-    }
+    })
     write_json(args.out / "logits_prompt.json", logits_json)
 
+    if legacy:
+        method = ("prompt (ChatML, default system message) in one llama_decode call; then repeatedly "
+                  "take argmax of the last logits (lowest id on ties, no repetition penalty, no "
+                  "sampling) and decode that single token; stop after n_predict tokens or when the "
+                  "token is <|im_end|> (2) or <|endoftext|> (0). output_ids include that end token; "
+                  "output_text is the detokenized output without it (unparse_special=false).")
+    else:
+        fmt = ("ChatML with the default system prompt, add_special=false" if kind.chat_system is not None
+               else "plain text, add_special=true (BOS first)")
+        method = (f"prompt_text ({fmt}) tokenized with parse_special=true and decoded in one llama_decode "
+                  "call; then repeatedly take argmax of the last logits (lowest id on ties, no repetition "
+                  "penalty, no sampling) and decode that single token; stop after n_predict tokens or at a "
+                  "token in end_tokens (llama_vocab_is_eog). output_ids include that end token; output_text "
+                  "is the detokenized output without it (unparse_special=false).")
     greedy_json = {
         "model_sha256": model_sha,
         "generator": generator,
+    }
+    if not legacy:
+        greedy_json["model_kind"] = kind.name
+    greedy_json.update({
         "n_predict": N_PREDICT,
         "threads": args.threads,
-        "method": ("prompt (ChatML, default system message) in one llama_decode call; then repeatedly "
-                   "take argmax of the last logits (lowest id on ties, no repetition penalty, no "
-                   "sampling) and decode that single token; stop after n_predict tokens or when the "
-                   "token is <|im_end|> (2) or <|endoftext|> (0). output_ids include that end token; "
-                   "output_text is the detokenized output without it (unparse_special=false)."),
-        "end_tokens": list(END_TOKENS),
+        "method": method,
+        "end_tokens": list(end_tokens),
+    })
+    if not legacy:
+        greedy_json["min_margin_all_cases"] = min(c["min_margin"] for c in greedy_cases)
+        greedy_json["prompt_selection"] = (
+            "the prompts after the first were picked among candidates for the largest smallest "
+            "top1_minus_top2_logit; rejected_prompts_min_margin: the smallest gap of each rejected candidate, "
+            "measured with llama.cpp on the original (not re-quantized) file")
+        greedy_json["rejected_prompts_min_margin"] = (QWEN_GREEDY_REJECTED if kind.name == "qwen2"
+                                                      else GEMMA_GREEDY_REJECTED)
+    greedy_json.update({
         "cases": greedy_cases,
         "settings": settings,
         "system_info": sysinfo,
         "notes": common_notes,
-    }
+    })
     write_json(args.out / "greedy.json", greedy_json)
 
     # ---------------------------------------------------------------- summary
     print(f"generator: {generator}")
     print(f"model sha256: {model_sha}")
     print(f"settings: {json.dumps(settings)}")
-    print(f"tokenize.json: {len(cases)} cases, {len(detok)} detok entries"
-          + (f", {len(roundtrip_bad)} non-roundtripping" if roundtrip_bad else ""))
-    print(f"logits_prompt: {T} tokens, file {T * N_VOCAB_EXPECTED * 4} bytes, "
+    if not args.no_tokenize:
+        print(f"tokenize.json: {len(cases)} cases, {len(detok)} detok entries"
+              + (f", {len(roundtrip_bad)} non-roundtripping" if roundtrip_bad else ""))
+    print(f"logits_prompt: {T} tokens, file {(args.out / f32_name).stat().st_size} bytes, "
           f"last-position argmax {argmax[-1]} ({llm.piece(argmax[-1])!r})")
     for c in greedy_cases:
-        print(f"greedy [{c['user']}] -> {c['n_generated']} tokens"
+        label = c.get("user", c.get("prompt_text"))
+        print(f"greedy [{label}] -> {c['n_generated']} tokens"
               f"{' (stopped on end token)' if c['stopped_on_end_token'] else ''}, "
               f"min margin {min(c['top1_minus_top2_logit']):.4f}: {c['output_text']!r}")
     for n in notes:
