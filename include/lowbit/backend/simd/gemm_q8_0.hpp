@@ -101,6 +101,10 @@ inline void q8_0_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
     for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
+      // The weight stream runs strictly forward: ask for the block 8 ahead (4.3 KiB; measured on
+      // the tied 262144 x 640 output projection of Gemma 3, where the hardware prefetcher alone
+      // falls short of the read limit at M = 1).
+      for (int c = 0; c < 9; ++c) _mm_prefetch(reinterpret_cast<const char*>(blk + 8 * packed_q8_0::block_stride + 64 * c), _MM_HINT_T0);
       __m512i wq[8];
       for (int c = 0; c < 8; ++c) wq[c] = _mm512_loadu_si512(blk + 64 * c);
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 512)));
