@@ -5,11 +5,13 @@
 // (tests/smollm2/test_ggml_ops.cpp). Built and run by scripts/make_references.sh against the
 // libllama.so of scripts/build_llama.sh:
 //
-//   ggml_layer_tensors MODEL OUT_PREFIX THREADS LAYERS TOKEN_ID...
+//   ggml_layer_tensors [--names all|NAME,...] MODEL OUT_PREFIX THREADS LAYERS TOKEN_ID...
 //
 // decodes the tokens in one llama_decode call (n_ctx = n_batch = 512, default context parameters:
 // f16 KV cache, flash attention "auto") with an eval callback that copies every f32 graph tensor of
-// the listed layers (comma-separated, e.g. "0,29") whose name is one of kNames below, and writes
+// the listed layers (comma-separated, e.g. "0,29"; -1 for the tensors outside the layers, such as
+// inp_scaled or result_norm) whose name is one of kNames below (or of --names; "all": every name),
+// and writes
 // OUT_PREFIX.f32 (the tensors' floats, little-endian, row-major (ne1, ne0), one after another) and
 // OUT_PREFIX.json (name, layer, occurrence, rows, cols and float offset of each).
 #include <cstdint>
@@ -30,9 +32,8 @@ namespace {
 
 // Tensor names of llama.cpp's LLaMA graph (src/models/llama.cpp) that the test replays. The same
 // name can occur more than once per layer (Qcur: projection, reshape, RoPE), told apart by occurrence.
-const std::set<std::string> kNames{"attn_norm", "Qcur",      "Kcur",     "Vcur",     "kqv_out",     "attn_out",
-                                   "ffn_inp",   "ffn_norm",  "ffn_gate", "ffn_up",   "ffn_swiglu",  "ffn_out",
-                                   "l_out"};
+const std::set<std::string> kNames{"attn_norm", "Qcur",     "Kcur",   "Vcur",       "kqv_out", "attn_out", "ffn_inp",
+                                   "ffn_norm",  "ffn_gate", "ffn_up", "ffn_swiglu", "ffn_out", "l_out"};
 
 struct recorded {
   std::string name;
@@ -40,6 +41,8 @@ struct recorded {
   std::int64_t rows = 0, cols = 0, offset = 0;
 };
 
+std::set<std::string> g_names = kNames;
+bool g_all_names = false;
 std::set<int> g_layers;
 std::vector<float> g_data;
 std::vector<recorded> g_index;
@@ -48,12 +51,16 @@ std::map<std::string, int> g_seen;
 bool on_tensor(ggml_tensor* t, bool ask, void*) {
   if (ask) return true;
   const std::string full = t->name;
+  if (t->type != GGML_TYPE_F32 || full.empty() || full.find(' ') != std::string::npos) return true;  // "(view)"
   const auto dash = full.rfind('-');
-  if (dash == std::string::npos || dash + 1 == full.size() || t->type != GGML_TYPE_F32) return true;
-  if (full.find_first_not_of("0123456789", dash + 1) != std::string::npos) return true;  // "Kcur-0 (view)"
-  const std::string base = full.substr(0, dash);
-  const int layer = std::atoi(full.c_str() + dash + 1);
-  if (!kNames.count(base) || !g_layers.count(layer)) return true;
+  std::string base = full;
+  int layer = -1;  // cb(..., -1) names a tensor without a layer suffix
+  if (dash != std::string::npos && dash + 1 < full.size() &&
+      full.find_first_not_of("0123456789", dash + 1) == std::string::npos) {
+    base = full.substr(0, dash);
+    layer = std::atoi(full.c_str() + dash + 1);
+  }
+  if (!(g_all_names || g_names.count(base)) || !g_layers.count(layer)) return true;
   const int occurrence = g_seen[full]++;
   std::vector<char> raw(ggml_nbytes(t));
   ggml_backend_tensor_get(t, raw.data(), 0, raw.size());
@@ -73,8 +80,17 @@ bool on_tensor(ggml_tensor* t, bool ask, void*) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[1], "--names") == 0) {
+    g_all_names = std::strcmp(argv[2], "all") == 0;
+    g_names.clear();
+    std::stringstream names(argv[2]);
+    for (std::string n; std::getline(names, n, ',');) g_names.insert(n);
+    argv[2] = argv[0];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 6) {
-    std::fprintf(stderr, "usage: %s MODEL OUT_PREFIX THREADS LAYERS TOKEN_ID...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--names all|NAME,...] MODEL OUT_PREFIX THREADS LAYERS TOKEN_ID...\n", argv[0]);
     return 2;
   }
   const std::string out = argv[2];

@@ -67,6 +67,10 @@ struct plane_traits<ggml::q4_k> {
   }
 };
 
+/// Q4_K accumulates as llama.cpp's repacked Q4_K GEMM does (see k_quant_pairs_microkernel).
+template <>
+inline constexpr k_quant_order k_quant_order_v<ggml::q4_k> = k_quant_order::sub_block_pairs;
+
 }  // namespace simd_detail
 
 /// Q4_K weights W(N, K) in `k_packed<16, 4>` bit-plane panels (simd_detail::pack_planes). Per

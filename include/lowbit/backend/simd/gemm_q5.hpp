@@ -129,6 +129,62 @@ template <class Isa, int MR, class F>
   }
 }
 
+/// Q5_0 microkernel rows [i, i + R) x one 16-row panel, in llama.cpp's operation order: for every
+/// row n and block b, the 32 products (q_w - 16) q_x split into eight 4-element groups (group j:
+/// codes 4j..4j+3), each group's int32 sum converted to f32 and accumulated in its own lane,
+/// `acc_j = fma(d_w * d_x, sum_j, acc_j)`; the result is
+/// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))`. That is the Q5_0 x
+/// Q8_0 tile of llamafile's `tinyBLAS_Q0_AVX` (ggml-cpu/llamafile/sgemm.cpp), which llama.cpp's CPU
+/// backend runs for Q5_0 weights, so every output is bit-identical to llama.cpp's.
+template <class Isa, int R>
+[[gnu::noinline]] void q5_0_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
+                                 float (*acc_out)[16]) noexcept {
+  using layout = plane_layout<ggml::q5_0>;
+  using vi = typename Isa::vi;
+  using vf = typename Isa::vf;
+  constexpr int lanes = Isa::lanes;
+  const vi sixteen = Isa::byte_mask(16);
+  for (int h = 0; h < Isa::halves; ++h) {
+    vf acc[R][8];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < 8; ++j) acc[r][j] = Isa::fzero();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* record = panel + b * layout::stride;
+      for (std::size_t l = 0; l < (layout::stride + 63) / 64; ++l) {
+        _mm_prefetch(reinterpret_cast<const char*>(record + 16 * layout::stride + 64 * l), _MM_HINT_T0);
+      }
+      vi code[8];
+      decode_unit<Isa, ggml::q5_0>(record, 0, h, code);
+      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      for (int r = 0; r < R; ++r) {
+        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);
+        const vf scale = Isa::mul(dw, Isa::set1_ps(xq.row_d(i + r)[b]));
+        for (int j = 0; j < 8; ++j) {
+          // Σ q_w q_x - 16 Σ q_x = Σ (q_w - 16) q_x over the group, exactly in int32.
+          const vi sum = Isa::sub32(Isa::dot4(Isa::zero(), code[j], xw[j]), Isa::dot4(Isa::zero(), sixteen, xw[j]));
+          acc[r][j] = Isa::fmadd(scale, Isa::cvt(sum), acc[r][j]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const vf even = Isa::add(Isa::add(acc[r][4], acc[r][0]), Isa::add(acc[r][6], acc[r][2]));
+      const vf odd = Isa::add(Isa::add(acc[r][5], acc[r][1]), Isa::add(acc[r][7], acc[r][3]));
+      Isa::store(acc_out[r] + lanes * h, Isa::add(even, odd));
+    }
+  }
+}
+
+/// Q5_0 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row at a
+/// time (AVX2), see q5_0_rows.
+template <class Isa, int MR>
+inline void q5_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                             float (*acc_out)[16]) noexcept {
+  constexpr int R = Isa::halves == 1 ? 2 : 1;
+  int r = 0;
+  for (; r + R <= MR; r += R) q5_0_rows<Isa, R>(panel, nb, xq, i0 + r, acc_out + r);
+  if constexpr (MR % R != 0) q5_0_rows<Isa, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
+}
+
 /// The SIMD GEMM of Q5_0 and Q5_1: activations quantized on the fly (activation_q8, ggml's Q8_0 /
 /// Q8_1 rules), weights in packed_q5_0 / packed_q5_1 panels, integer dot products (AVX-512 VNNI
 /// `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation of the per-block scaled sums, fused epilogue.
@@ -139,7 +195,11 @@ struct q5_gemm_kernel {
     template <int MR>
     void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                     float (*acc)[16]) const noexcept {
-      q5_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
+      if constexpr (std::is_same_v<F, ggml::q5_0>) {
+        q5_0_microkernel<typename plane_isa<Arch>::type, MR>(panel, nb, xq, i0, acc);
+      } else {
+        q5_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
+      }
     }
   };
 

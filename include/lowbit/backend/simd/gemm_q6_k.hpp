@@ -53,6 +53,12 @@ struct simd_detail::plane_traits<ggml::q6_k> {
   }
 };
 
+/// Q6_K accumulates as llama.cpp's CPU backend does: its tiled GEMM from 8 activation rows, ggml's
+/// x86 Q6_K x Q8_K dot product below (see simd_detail::k_quant_order::tiled_or_lanes8).
+template <>
+inline constexpr simd_detail::k_quant_order simd_detail::k_quant_order_v<ggml::q6_k> =
+    simd_detail::k_quant_order::tiled_or_lanes8;
+
 /// Q6_K weights W(N, K) in bit-plane panels. Per (panel, super-block) 3360 bytes, the file's size:
 /// [0, 256) the int8 scales as byte planes, [256, 288) d (fp16), then 8 units of 384 bytes from 288
 /// (unit u, K elements 32u..32u+31: [0, 256) the low 4 bits, load c, lane r: codes 32u+8c..+3 in

@@ -91,81 +91,96 @@ inline void unpack_q8_0(const packed_q8_0& w, std::span<ggml::q8_0::block> out) 
 
 namespace simd_detail {
 
-/// Microkernel: MR activation rows x one 16-row Q8_0 panel, all K blocks.
-/// acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k]   (ggml's Q8_0·Q8_0 dot).
-template <class Arch, int MR>
-inline void q8_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
-                             float (*acc_out)[16]) noexcept {
+/// Q8_0 microkernel rows [i, i + R) x one 16-row panel, in llama.cpp's operation order: for every
+/// row n and block b, the 32 products split into eight 4-element groups (group j: codes 4j..4j+3),
+/// each group's int32 sum converted to f32 and accumulated in its own lane,
+/// `acc_j = fma(d_w * d_x, sum_j, acc_j)`; the result is
+/// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))`. That is the Q8_0 x
+/// Q8_0 tile of llamafile's `tinyBLAS_Q0_AVX` (ggml-cpu/llamafile/sgemm.cpp: `updot` lanes, `madd`,
+/// `hsum`), which llama.cpp's CPU backend runs for Q8_0 weights, so every output is bit-identical
+/// to llama.cpp's. Group j is chunk j of the panel (see packed_q8_0).
+template <class Arch, int R>
+inline void q8_0_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
+                      float (*acc_out)[16]) noexcept {
   if constexpr (has_vnni_v<Arch>) {
-    __m512 acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    const __m512i offset = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512 acc[R][8];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < 8; ++j) acc[r][j] = _mm512_setzero_ps();
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
       // The weight stream runs strictly forward: ask for the block 8 ahead (4.3 KiB; measured on
       // the tied 262144 x 640 output projection of Gemma 3, where the hardware prefetcher alone
       // falls short of the read limit at M = 1).
-      for (int c = 0; c < 9; ++c) _mm_prefetch(reinterpret_cast<const char*>(blk + 8 * packed_q8_0::block_stride + 64 * c), _MM_HINT_T0);
+      for (int c = 0; c < 9; ++c)
+        _mm_prefetch(reinterpret_cast<const char*>(blk + 8 * packed_q8_0::block_stride + 64 * c), _MM_HINT_T0);
       __m512i wq[8];
       for (int c = 0; c < 8; ++c) wq[c] = _mm512_loadu_si512(blk + 64 * c);
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 512)));
-      for (int i = 0; i < MR; ++i) {
-        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * 32);  // {1to16} broadcasts
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(xw[0]));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[1], _mm512_set1_epi32(xw[1]));
-        s0 = _mm512_dpbusd_epi32(s0, wq[2], _mm512_set1_epi32(xw[2]));
-        s1 = _mm512_dpbusd_epi32(s1, wq[3], _mm512_set1_epi32(xw[3]));
-        s0 = _mm512_dpbusd_epi32(s0, wq[4], _mm512_set1_epi32(xw[4]));
-        s1 = _mm512_dpbusd_epi32(s1, wq[5], _mm512_set1_epi32(xw[5]));
-        s0 = _mm512_dpbusd_epi32(s0, wq[6], _mm512_set1_epi32(xw[6]));
-        s1 = _mm512_dpbusd_epi32(s1, wq[7], _mm512_set1_epi32(xw[7]));
-        // Σ (q_w + 128) q_x - 128 Σ q_x = Σ q_w q_x, exactly in int32.
-        const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(128 * xq.row_sum(i0 + i)[b]));
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i0 + i)[b]));
-        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
+      for (int r = 0; r < R; ++r) {
+        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);  // {1to16} broadcasts
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i + r)[b]));
+        for (int j = 0; j < 8; ++j) {
+          const __m512i x = _mm512_set1_epi32(xw[j]);
+          // Σ (q_w + 128) q_x - 128 Σ q_x = Σ q_w q_x over the group, exactly in int32.
+          const __m512i sum = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[j], x),
+                                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, x));
+          acc[r][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[r][j]);
+        }
       }
     }
-    for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
+    for (int r = 0; r < R; ++r) {
+      const __m512 even = _mm512_add_ps(_mm512_add_ps(acc[r][4], acc[r][0]), _mm512_add_ps(acc[r][6], acc[r][2]));
+      const __m512 odd = _mm512_add_ps(_mm512_add_ps(acc[r][5], acc[r][1]), _mm512_add_ps(acc[r][7], acc[r][3]));
+      _mm512_storeu_ps(acc_out[r], _mm512_add_ps(even, odd));
+    }
   } else if constexpr (has_avx2_v<Arch>) {
+    static_assert(R == 1, "the AVX2 Q8_0 rows take one activation row (16 registers)");
     // Sign trick: |q_w| (unsigned) x (q_x with q_w's sign) keeps vpmaddubsw pair sums <= 32258.
     const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[MR][2];
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
-      for (int h = 0; h < 2; ++h) {
-        __m256i wq[8], wabs[8];
-        for (int c = 0; c < 8; ++c) {
-          wq[c] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h)), flip);
-          wabs[c] = _mm256_abs_epi8(wq[c]);
-        }
+    for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7 of the panel
+      __m256 acc[8];
+      for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
+      for (std::size_t b = 0; b < nb; ++b) {
+        const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
+        std::int32_t xw[8];
+        std::memcpy(xw, xq.row_qs(i) + b * 32, 32);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 512 + 16 * h)));
-        for (int i = 0; i < MR; ++i) {
-          std::int32_t xw[8];
-          std::memcpy(xw, xq.row_qs(i0 + i) + b * 32, 32);
-          __m256i sum = _mm256_setzero_si256();
-          for (int c = 0; c < 8; ++c) {
-            const __m256i xs = _mm256_sign_epi8(_mm256_set1_epi32(xw[c]), wq[c]);
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[c], xs), ones));
-          }
-          const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i0 + i)[b]));
-          acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i][h]);
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i)[b]));
+        for (int j = 0; j < 8; ++j) {
+          const __m256i wq =
+              _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * j + 32 * h)), flip);
+          const __m256i xs = _mm256_sign_epi8(_mm256_set1_epi32(xw[j]), wq);
+          const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wq), xs), ones);
+          acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum), acc[j]);
         }
       }
-    }
-    for (int i = 0; i < MR; ++i) {
-      _mm256_storeu_ps(acc_out[i], acc[i][0]);
-      _mm256_storeu_ps(acc_out[i] + 8, acc[i][1]);
+      const __m256 even = _mm256_add_ps(_mm256_add_ps(acc[4], acc[0]), _mm256_add_ps(acc[6], acc[2]));
+      const __m256 odd = _mm256_add_ps(_mm256_add_ps(acc[5], acc[1]), _mm256_add_ps(acc[7], acc[3]));
+      _mm256_storeu_ps(acc_out[0] + 8 * h, _mm256_add_ps(even, odd));
     }
   } else {
     static_assert(dependent_false<Arch>, "lowbit: the simd Q8_0 kernel needs AVX2 or AVX-512 VNNI");
   }
 }
 
+/// Q8_0 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row at a
+/// time (AVX2), see q8_0_rows.
+template <class Arch, int MR>
+inline void q8_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                             float (*acc_out)[16]) noexcept {
+  constexpr int R = has_vnni_v<Arch> ? 2 : 1;
+  int r = 0;
+  for (; r + R <= MR; r += R) q8_0_rows<Arch, R>(panel, nb, xq, i0 + r, acc_out + r);
+  if constexpr (MR % R != 0) q8_0_rows<Arch, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
+}
+
 }  // namespace simd_detail
 
 /// Q8_0 GEMM on the SIMD backend: activations quantized on the fly (activation_q8, ggml's Q8_0
-/// rules), weights in packed_q8_0 panels, exact int32 block dot products, f32 accumulation.
+/// rules), weights in packed_q8_0 panels, exact int32 dot products of 4-element groups, f32
+/// accumulation in llama.cpp's order (bit-identical to it, see simd_detail::q8_0_rows).
 template <class Arch>
 struct gemm_kernel<ggml::q8_0, backend::simd<Arch>> {
   using weight_type = packed_q8_0;

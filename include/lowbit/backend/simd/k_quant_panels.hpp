@@ -238,6 +238,8 @@ struct isa_vnni512 {
   static vi dot8(vi acc, vi c0, vi c1, std::int32_t x0, std::int32_t x1) noexcept {
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, c0, _mm512_set1_epi32(x0)), c1, _mm512_set1_epi32(x1));
   }
+  /// acc + Σ over 4 bytes per lane of u8 codes c x one s8 activation dword.
+  static vi dot4(vi acc, vi c, std::int32_t x) noexcept { return _mm512_dpbusd_epi32(acc, c, _mm512_set1_epi32(x)); }
   /// acc + Σ of the two int16 products per lane (w pair x broadcast x pair).
   static vi dot_pairs(vi acc, vi w, std::int32_t x) noexcept {
     return _mm512_dpwssd_epi32(acc, w, _mm512_set1_epi32(x));
@@ -248,6 +250,8 @@ struct isa_vnni512 {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
   static vf set1_ps(float v) noexcept { return _mm512_set1_ps(v); }
+  static vf add(vf a, vf b) noexcept { return _mm512_add_ps(a, b); }
+  static vf sub(vf a, vf b) noexcept { return _mm512_sub_ps(a, b); }
   static vf mul(vf a, vf b) noexcept { return _mm512_mul_ps(a, b); }
   static vf fmadd(vf a, vf b, vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }
   static vf fnmadd(vf a, vf b, vf c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
@@ -302,6 +306,10 @@ struct isa_avx2 {
                                        _mm256_maddubs_epi16(c1, _mm256_set1_epi32(x1)));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
   }
+  static vi dot4(vi acc, vi c, std::int32_t x) noexcept {
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(c, _mm256_set1_epi32(x)), _mm256_set1_epi16(1)));
+  }
   static vi dot_pairs(vi acc, vi w, std::int32_t x) noexcept {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_set1_epi32(x)));
   }
@@ -311,6 +319,8 @@ struct isa_avx2 {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   static vf set1_ps(float v) noexcept { return _mm256_set1_ps(v); }
+  static vf add(vf a, vf b) noexcept { return _mm256_add_ps(a, b); }
+  static vf sub(vf a, vf b) noexcept { return _mm256_sub_ps(a, b); }
   static vf mul(vf a, vf b) noexcept { return _mm256_mul_ps(a, b); }
   static vf fmadd(vf a, vf b, vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }
   static vf fnmadd(vf a, vf b, vf c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
@@ -410,7 +420,8 @@ inline constexpr std::size_t k_block = 256;
 /// unrounded f32 scale, as ggml's Q8_K (ggml-common.h `block_q8_K`), so the error per element is at
 /// most max|x over the 256-block| / 254, as in ggml.
 /// Stored in an activation_q8 (the workspace's buffer): `qs` the codes (M, K);
-/// `row_d(i)[b]` = max|x| / 127 of super-block b (the first K / 256 entries of the row);
+/// `row_d(i)[b]` = 1 / (127 / max|x|) of super-block b (ggml's rounding; the first K / 256 entries of
+/// the row);
 /// `row_sum(i)[8 b + t]` = the sums of codes 32t..32t+15 and 32t+16..32t+31 of super-block b as an
 /// int16 pair (low, high half of the int32), the operand of `vpdpwssd`; `s` is unused.
 /// Codes are `round(x * 127 / max|x|)` (ties to even), like activation_q8.
@@ -455,7 +466,9 @@ void quantize_activations_k(matrix_view<const float> x, activation_q8& out) {
         }
         sums[g] = s;
       }
-      out.d[i * nb32 + b] = max_abs / 127.0f;
+      // ggml stores d = 1 / iscale with |iscale| = 127 / max|x| (quantize_row_q8_K_ref), which can
+      // differ from max|x| / 127 by an ulp.
+      out.d[i * nb32 + b] = max_abs != 0.0f ? 1.0f / (127.0f / max_abs) : 0.0f;
       for (std::size_t t = 0; t < 8; ++t) {
         const auto lo = static_cast<std::uint32_t>(static_cast<std::uint16_t>(sums[2 * t]));
         const auto hi = static_cast<std::uint32_t>(static_cast<std::uint16_t>(sums[2 * t + 1]));
@@ -489,13 +502,173 @@ struct k_scales {
   alignas(64) std::int32_t pair[8][16];
 };
 
+/// The order in which a K-quant kernel accumulates its f32 partial sums, chosen per format to be
+/// llama.cpp's CPU order for it (so that results are bit-identical to llama.cpp's).
+enum class k_quant_order {
+  /// one f32 fma per super-block (the integer parts of all sub-blocks summed exactly first)
+  super_block,
+  /// llama.cpp's repacked Q4_K GEMM: one f32 fma per pair of 32-element sub-blocks, the minimum
+  /// terms accumulated apart and subtracted at the end (see k_quant_pairs_microkernel)
+  sub_block_pairs,
+  /// Q6_K as llama.cpp runs it: with M >= 8 activation rows its tiled K-quant GEMM, one f32
+  /// `acc = fma(sum * d_w, d_x, acc)` per super-block (see k_quant_microkernel); with fewer, ggml's
+  /// x86 vec_dot, eight lanes of 4-element groups per output (see k_quant_lanes_microkernel)
+  tiled_or_lanes8,
+};
+/// The fewest activation rows for which llama.cpp's CPU backend takes its tiled K-quant GEMM
+/// (ggml-cpu/tiled/tiled.cpp `ggml_tiled_min_batch`).
+inline constexpr std::size_t tiled_min_rows = 8;
+/// The accumulation order of format F's K-quant kernel (specialized next to its plane_traits).
+template <class F>
+inline constexpr k_quant_order k_quant_order_v = k_quant_order::super_block;
+
+/// K-quant microkernel with minimums and 32-element sub-blocks (Q4_K) in the order of llama.cpp's
+/// repacked Q4_K x Q8_K GEMM (ggml-cpu/arch/x86/repack.cpp `ggml_gemm_q4_K_8x8_q8_K`, which llama.cpp
+/// runs for Q4_K weights on AVX2 / AVX-512 CPUs when M is a multiple of 4): per super-block b and
+/// pair p of sub-blocks (2p, 2p + 1) of row r,
+/// `acc = fma(sc_2p Σ q q_x + sc_2p+1 Σ q q_x, d_w d_x, acc)` and
+/// `mins = fma(m_2p Σ q_x + m_2p+1 Σ q_x, dmin_w d_x, mins)` (integer parts exact in int32), and the
+/// result is `acc - mins`. The last M % 4 activation rows, which llama.cpp multiplies with its GEMV
+/// (`ggml_gemv_q4_K_8x8_q8_K`), take one fma of each kind per super-block instead of per pair.
+template <class Isa, int MR, class F>
+[[gnu::noinline]] void k_quant_pairs_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
+                                                 std::size_t i0, float (*acc_out)[16]) noexcept {
+  using traits = plane_traits<F>;
+  using layout = plane_layout<F>;
+  static_assert(traits::has_min && traits::sub_block == 32);
+  using vi = typename Isa::vi;
+  using vf = typename Isa::vf;
+  constexpr int lanes = Isa::lanes;
+  k_scales scales;
+  const std::size_t gemm_rows = xq.rows - xq.rows % 4;  // the rest go through llama.cpp's GEMV
+  for (int h = 0; h < Isa::halves; ++h) {
+    vf acc[MR], mins[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = mins[i] = Isa::fzero();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* record = panel + b * layout::stride;
+      traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
+      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      const vf dm = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
+      vi block_sum[MR], block_corr[MR];
+      for (int i = 0; i < MR; ++i) block_sum[i] = block_corr[i] = Isa::zero();
+      for (std::size_t p = 0; p < 4; ++p) {
+        vi isum[MR];
+        for (int i = 0; i < MR; ++i) isum[i] = Isa::zero();
+        for (std::size_t u = 2 * p; u < 2 * p + 2; ++u) {
+          vi code[8];
+          decode_unit<Isa, F>(record, u, h, code);
+          for (int i = 0; i < MR; ++i) {
+            const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * k_block + 32 * u);
+            vi dot = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
+            dot = Isa::dot8(dot, code[2], code[3], xw[2], xw[3]);
+            dot = Isa::dot8(dot, code[4], code[5], xw[4], xw[5]);
+            dot = Isa::dot8(dot, code[6], code[7], xw[6], xw[7]);
+            isum[i] = Isa::add32(isum[i], Isa::mullo32(dot, Isa::load32(scales.sc[u])));
+          }
+        }
+        for (int i = 0; i < MR; ++i) {
+          const std::int32_t* xs = xq.row_sum(i0 + i) + 8 * b;
+          const vi corr = Isa::dot_pairs(Isa::dot_pairs(Isa::zero(), Isa::load32(scales.pair[2 * p]), xs[2 * p]),
+                                         Isa::load32(scales.pair[2 * p + 1]), xs[2 * p + 1]);
+          if (i0 + i >= gemm_rows) {
+            block_sum[i] = Isa::add32(block_sum[i], isum[i]);
+            block_corr[i] = Isa::add32(block_corr[i], corr);
+          } else {
+            const vf dx = Isa::set1_ps(xq.row_d(i0 + i)[b]);
+            acc[i] = Isa::fmadd(Isa::cvt(isum[i]), Isa::mul(dw, dx), acc[i]);
+            mins[i] = Isa::fmadd(Isa::cvt(corr), Isa::mul(dm, dx), mins[i]);
+          }
+        }
+      }
+      for (int i = 0; i < MR; ++i) {
+        if (i0 + i >= gemm_rows) {
+          const vf dx = Isa::set1_ps(xq.row_d(i0 + i)[b]);
+          acc[i] = Isa::fmadd(Isa::cvt(block_sum[i]), Isa::mul(dw, dx), acc[i]);
+          mins[i] = Isa::fmadd(Isa::cvt(block_corr[i]), Isa::mul(dm, dx), mins[i]);
+        }
+      }
+    }
+    for (int i = 0; i < MR; ++i) Isa::store(acc_out[i] + lanes * h, Isa::sub(acc[i], mins[i]));
+  }
+}
+
+/// K-quant microkernel with an offset and 16-element sub-blocks (Q6_K) in the order of ggml's x86
+/// `ggml_vec_dot_q6_K_q8_K` (ggml-cpu/arch/x86/quants.c, its AVX2 code, also run on AVX-512 CPUs):
+/// per output, eight lanes; lane l of super-block b holds the exact int32
+/// `L_l = Σ_u sc_{2u + (l >= 4)} Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e]
+///        - 32 (sc_2l Σ q_x over group 2l + sc_2l+1 Σ q_x over group 2l+1)`
+/// (u over the 8 units of 32 elements, groups of 16 elements), accumulated as
+/// `acc_l = fma(d_x d_w, L_l, acc_l)`; the result is
+/// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))`.
+template <class Isa, int R, class F>
+[[gnu::noinline]] void k_quant_lanes_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
+                                          std::size_t i0, float (*acc_out)[16]) noexcept {
+  using traits = plane_traits<F>;
+  using layout = plane_layout<F>;
+  static_assert(!traits::has_min && traits::sub_block == 16);
+  using vi = typename Isa::vi;
+  using vf = typename Isa::vf;
+  constexpr int lanes = Isa::lanes;
+  k_scales scales;
+  for (int h = 0; h < Isa::halves; ++h) {
+    vf acc[R][8];
+    for (int i = 0; i < R; ++i)
+      for (int l = 0; l < 8; ++l) acc[i][l] = Isa::fzero();
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::uint8_t* record = panel + b * layout::stride;
+      traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
+      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      vi isum[R][8];
+      for (int i = 0; i < R; ++i) {
+        const std::int32_t* xs = xq.row_sum(i0 + i) + 8 * b;
+        for (int l = 0; l < 8; ++l) {
+          const vi corr = Isa::dot_pairs(Isa::zero(), Isa::load32(scales.pair[l]), xs[l]);
+          isum[i][l] = Isa::sub32(Isa::zero(), Isa::template sll32<traits::offset_log2>(corr));
+        }
+      }
+      for (std::size_t u = 0; u < 8; ++u) {
+        vi code[8];
+        decode_unit<Isa, F>(record, u, h, code);
+        const vi sc_lo = Isa::load32(scales.sc[2 * u]), sc_hi = Isa::load32(scales.sc[2 * u + 1]);
+        for (int i = 0; i < R; ++i) {
+          const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * k_block + 32 * u);
+          for (int l = 0; l < 8; ++l) {
+            const vi dot = Isa::dot4(Isa::zero(), code[l], xw[l]);
+            isum[i][l] = Isa::add32(isum[i][l], Isa::mullo32(dot, l < 4 ? sc_lo : sc_hi));
+          }
+        }
+      }
+      for (int i = 0; i < R; ++i) {
+        const vf d = Isa::mul(Isa::set1_ps(xq.row_d(i0 + i)[b]), dw);
+        for (int l = 0; l < 8; ++l) acc[i][l] = Isa::fmadd(d, Isa::cvt(isum[i][l]), acc[i][l]);
+      }
+    }
+    for (int i = 0; i < R; ++i) {
+      const vf even = Isa::add(Isa::add(acc[i][4], acc[i][0]), Isa::add(acc[i][6], acc[i][2]));
+      const vf odd = Isa::add(Isa::add(acc[i][5], acc[i][1]), Isa::add(acc[i][7], acc[i][3]));
+      Isa::store(acc_out[i] + lanes * h, Isa::add(even, odd));
+    }
+  }
+}
+
+/// MR activation rows x one panel through k_quant_lanes_rows, one row at a time.
+template <class Isa, int MR, class F>
+inline void k_quant_lanes_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
+                                      std::size_t i0, float (*acc_out)[16]) noexcept {
+  for (int i = 0; i < MR; ++i) k_quant_lanes_rows<Isa, 1, F>(panel, nb, xq, i0 + i, acc_out + i);
+}
+
 /// Microkernel of the K-quants: MR activation rows x one 16-row panel, all K super-blocks.
 /// Per super-block b and row r (sub-blocks s of 16 or 32 elements, x̂ = d_x q_x, Q8_K-style):
 /// - with minimums (Q2_K, Q4_K, Q5_K): y += d d_x Σ_s sc_s Σ q q_x - dmin d_x Σ_s m_s Σ q_x;
 /// - with an offset o (Q3_K: 4, Q6_K: 32): y += d d_x Σ_s sc_s (Σ q q_x - o Σ q_x),
 /// where the integer parts are exact in int32 (vpdpbusd / vpmaddubsw for the codes, vpdpwssd /
 /// vpmaddwd for the activation-sum terms, vpmulld for the sub-block scales).
-template <class Isa, int MR, class F>
+///
+/// Tiled: the f32 steps of llama.cpp's tiled K-quant GEMM (ggml-cpu/tiled/tiled-kernel.cpp, as GCC
+/// compiles it): `acc = fma(sum * d_w - dmin_w * msum, d_x, acc)` per super-block (the minimum
+/// term one fnmadd), instead of `acc = fma(sum, d_w d_x, acc)` (and `acc = fnma(msum, dmin_w d_x, acc)`).
+template <class Isa, int MR, class F, bool Tiled = false>
 [[gnu::noinline]] void k_quant_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                            std::size_t i0, float (*acc_out)[16]) noexcept {
   using traits = plane_traits<F>;
@@ -520,13 +693,18 @@ template <class Isa, int MR, class F>
       traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
       const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
       vi isum[MR];
+      [[maybe_unused]] vi msum[MR];
       for (int i = 0; i < MR; ++i) {
         const std::int32_t* xs = x_sum[i] + 8 * b;
         vi corr = Isa::zero();
         for (int t = 0; t < 8; ++t) corr = Isa::dot_pairs(corr, Isa::load32(scales.pair[t]), xs[t]);
         if constexpr (traits::has_min) {
-          const vf dm = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
-          acc[i] = Isa::fnmadd(Isa::cvt(corr), Isa::mul(dm, Isa::set1_ps(x_d[i][b])), acc[i]);
+          if constexpr (Tiled) {
+            msum[i] = corr;
+          } else {
+            const vf dm = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
+            acc[i] = Isa::fnmadd(Isa::cvt(corr), Isa::mul(dm, Isa::set1_ps(x_d[i][b])), acc[i]);
+          }
           isum[i] = Isa::zero();
         } else {
           isum[i] = Isa::sub32(Isa::zero(), Isa::template sll32<traits::offset_log2>(corr));
@@ -554,7 +732,16 @@ template <class Isa, int MR, class F>
         }
       }
       for (int i = 0; i < MR; ++i) {
-        acc[i] = Isa::fmadd(Isa::cvt(isum[i]), Isa::mul(dw, Isa::set1_ps(x_d[i][b])), acc[i]);
+        if constexpr (Tiled) {
+          vf r = Isa::mul(Isa::cvt(isum[i]), dw);
+          if constexpr (traits::has_min) {
+            r = Isa::fnmadd(Isa::load_ph(record + layout::m_off + 2 * lanes * h), Isa::cvt(msum[i]), r);
+          }
+          // ggml writes `buf + result * d_x` with intrinsics that GCC contracts into one fma.
+          acc[i] = Isa::fmadd(r, Isa::set1_ps(x_d[i][b]), acc[i]);
+        } else {
+          acc[i] = Isa::fmadd(Isa::cvt(isum[i]), Isa::mul(dw, Isa::set1_ps(x_d[i][b])), acc[i]);
+        }
       }
     }
     for (int i = 0; i < MR; ++i) Isa::store(acc_out[i] + lanes * h, acc[i]);
@@ -571,7 +758,18 @@ struct k_quant_gemm_kernel {
     template <int MR>
     void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                     float (*acc)[16]) const noexcept {
-      k_quant_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
+      using isa = typename plane_isa<Arch>::type;
+      if constexpr (k_quant_order_v<F> == k_quant_order::sub_block_pairs) {
+        k_quant_pairs_microkernel<isa, MR, F>(panel, nb, xq, i0, acc);
+      } else if constexpr (k_quant_order_v<F> == k_quant_order::tiled_or_lanes8) {
+        if (xq.rows >= tiled_min_rows) {
+          k_quant_microkernel<isa, MR, F, true>(panel, nb, xq, i0, acc);
+        } else {
+          k_quant_lanes_microkernel<isa, MR, F>(panel, nb, xq, i0, acc);
+        }
+      } else {
+        k_quant_microkernel<isa, MR, F>(panel, nb, xq, i0, acc);
+      }
     }
   };
 
