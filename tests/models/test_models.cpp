@@ -90,14 +90,16 @@ void check_logits(llm::model& m, const std::string& data_dir, const std::string&
   REQUIRE(logits.rows == n_tokens);
   REQUIRE(logits.cols == n_vocab);
   double kl_sum = 0, kl_max = 0, max_diff = 0;
-  std::size_t argmax_checked = 0, argmax_same = 0;
+  std::size_t argmax_checked = 0, argmax_same = 0, exact_rows = 0;
   for (std::size_t t = 0; t < n_tokens; ++t) {
     const float* ours = logits.row(t);
     const double lse_ours = log_sum_exp(ours, n_vocab);
     const std::int32_t* ri = top_ids.data() + t * top_k;
     const float* rl = top_logits.data() + t * top_k;
     double kl = 0, p_top = 0, q_top = 0;
+    bool exact = true;
     for (std::size_t j = 0; j < top_k; ++j) {
+      exact = exact && rl[j] == ours[ri[j]];
       const double lp = double(rl[j]) - lse_ref[t], lq = double(ours[ri[j]]) - lse_ours;
       const double p = std::exp(lp);
       kl += p * (lp - lq);
@@ -108,6 +110,7 @@ void check_logits(llm::model& m, const std::string& data_dir, const std::string&
     const double p_tail = std::max(0.0, 1.0 - p_top), q_tail = std::max(1e-300, 1.0 - q_top);
     if (p_tail > 0) kl += p_tail * std::log(p_tail / q_tail);
     kl = std::max(kl, 0.0);
+    if (exact) ++exact_rows;
     kl_sum += kl;
     kl_max = std::max(kl_max, kl);
     if (rl[0] - rl[1] > 0.01f) {
@@ -119,8 +122,8 @@ void check_logits(llm::model& m, const std::string& data_dir, const std::string&
   const double kl_mean = kl_sum / double(n_tokens);
   std::printf(
       "%s logits vs llama.cpp: %zu positions, mean KL %.3g nats, max KL %.3g nats, max |logit diff| over llama.cpp's "
-      "top %zu %.4f, same argmax at %zu of %zu positions with margin > 0.01\n",
-      name.c_str(), n_tokens, kl_mean, kl_max, top_k, max_diff, argmax_same, argmax_checked);
+      "top %zu %.4f (bit-identical at %zu of %zu positions), same argmax at %zu of %zu positions with margin > 0.01\n",
+      name.c_str(), n_tokens, kl_mean, kl_max, top_k, max_diff, exact_rows, n_tokens, argmax_same, argmax_checked);
   CHECK(kl_mean < 1e-3);
   CHECK(kl_max < 1e-2);
   CHECK(argmax_same == argmax_checked);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "format_lists.hpp"
 #include "gemm_check.hpp"
 #include "lowbit/backend/simd/gemm_f16.hpp"
 #include "lowbit/backend/simd/gemm_iq_codebook.hpp"
@@ -29,9 +30,10 @@ using simd = lowbit::backend::simd<>;
 using lowbit::matrix_view;
 namespace ggml = lowbit::ggml;
 namespace mx = lowbit::mx;
-using codebook_formats = std::tuple<ggml::iq1_s, ggml::iq1_m, ggml::iq2_xxs, ggml::iq2_xs, ggml::iq2_s, ggml::iq3_xxs,
-                                    ggml::iq3_s, mx::mxint8, mx::mxfp4, mx::mxfp6_e2m3, mx::mxfp6_e3m2, mx::mxfp8_e4m3,
-                                    mx::mxfp8_e5m2, lowbit::f16, mx::nvfp4>;
+// The catalogue's codebook i-quants, then OCP MX, F16 and NVIDIA NVFP4.
+using codebook_formats = decltype(std::tuple_cat(lowbit_test::tuple_of_t<lowbit::gguf_codebook_formats>{},
+                                                 std::tuple<mx::mxint8, mx::mxfp4, mx::mxfp6_e2m3, mx::mxfp6_e3m2, mx::mxfp8_e4m3,
+                                                            mx::mxfp8_e5m2, lowbit::f16, mx::nvfp4>{}));
 
 // Formats whose SIMD kernel quantizes the activations to 8 bits (integer dot); the others decode
 // the weights to f32 and multiply the f32 activations.

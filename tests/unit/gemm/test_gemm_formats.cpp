@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "format_lists.hpp"
 #include "gemm_check.hpp"
 #include "lowbit/backend/simd.hpp"
 #include "lowbit/formats/ggml/q2_k.hpp"
@@ -160,15 +161,17 @@ void unpack(const Packed& p, std::span<typename F::block> out) {
 
 }  // namespace
 
-#define LOWBIT_NEW_SIMD_FORMATS ggml::q5_0, ggml::q5_1, ggml::q4_k, ggml::q6_k, ggml::q5_k, ggml::q2_k, ggml::q3_k
+// Q5_0, Q5_1 and the catalogue's K-quants.
+using q5_k_quant_formats =
+    lowbit_test::tuple_of_t<lowbit::format_list_cat_t<lowbit::format_list<ggml::q5_0, ggml::q5_1>, lowbit::gguf_k_quant_formats>>;
 
-TEMPLATE_TEST_CASE("gemm: q5/k-quant simd == reference on odd shapes, every epilogue", "[gemm][simd][formats]",
-                   LOWBIT_NEW_SIMD_FORMATS) {
+TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant simd == reference on odd shapes, every epilogue", "[gemm][simd][formats]",
+                        q5_k_quant_formats) {
   check_odd_shapes<TestType>();
 }
 
-TEMPLATE_TEST_CASE("gemm: q5/k-quant bit-plane pack then unpack restores the file bytes", "[gemm][pack][formats]",
-                   LOWBIT_NEW_SIMD_FORMATS) {
+TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant bit-plane pack then unpack restores the file bytes", "[gemm][pack][formats]",
+                        q5_k_quant_formats) {
   for (std::size_t n : {1, 16, 17, 40}) {
     const std::size_t k = 2 * TestType::block_size;
     // Random bytes, not only what the quantizer writes: every bit of a block must survive.
@@ -187,14 +190,14 @@ TEMPLATE_TEST_CASE("gemm: q5/k-quant bit-plane pack then unpack restores the fil
   }
 }
 
-TEMPLATE_TEST_CASE("gemm: q5/k-quant threads give bit-identical results", "[gemm][simd][threads][formats]",
-                   LOWBIT_NEW_SIMD_FORMATS) {
+TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant threads give bit-identical results", "[gemm][simd][threads][formats]",
+                        q5_k_quant_formats) {
   const std::size_t m = 9, n = 100, k = 512;
   lowbit_test::require_thread_invariance<simd, TestType>(quantize_matrix<TestType>(random_floats(n * k, 5)), m, n, k);
 }
 
-TEMPLATE_TEST_CASE("gemm: q5/k-quant NaN or infinity in x throws naming the columns", "[gemm][errors][formats]",
-                   LOWBIT_NEW_SIMD_FORMATS) {
+TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant NaN or infinity in x throws naming the columns", "[gemm][errors][formats]",
+                        q5_k_quant_formats) {
   const std::size_t n = 3, k = TestType::block_size;
   const auto w = quantize_matrix<TestType>(random_floats(n * k, 31));
   const auto packed = pack<TestType>({w.data(), n, k});

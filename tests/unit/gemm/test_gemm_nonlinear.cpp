@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "format_lists.hpp"
 #include "gemm_check.hpp"
 #include "lowbit/backend/simd/gemm_fp4.hpp"
 #include "lowbit/backend/simd/gemm_iq4.hpp"
@@ -25,7 +26,7 @@ namespace {
 using simd = lowbit::backend::simd<>;
 using lowbit::matrix_view;
 namespace ggml = lowbit::ggml;
-using nonlinear_formats = std::tuple<ggml::iq4_nl, ggml::iq4_xs, ggml::mxfp4, ggml::nvfp4, ggml::tq2_0, ggml::tq1_0>;
+using nonlinear_formats = lowbit_test::tuple_of_t<lowbit::gguf_nonlinear_formats>;
 
 using lowbit_test::epi;
 using lowbit_test::quantize_matrix;
