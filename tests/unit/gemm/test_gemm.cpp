@@ -13,6 +13,7 @@
 #include "lowbit/formats/float.hpp"
 #include "lowbit/formats/ggml/q4_0.hpp"
 #include "lowbit/formats/ggml/q4_1.hpp"
+#include "lowbit/formats/ggml/q5_0.hpp"
 #include "lowbit/formats/ggml/q8_0.hpp"
 #include "lowbit/gemm/reference.hpp"
 #include "lowbit/quant/activation_q8.hpp"
@@ -111,37 +112,45 @@ TEMPLATE_TEST_CASE("gemm: simd == reference on odd shapes", "[gemm][simd]", lowb
   check_simd_against_references<TestType>(1, 576, 1536, 2);
 }
 
-// ggml_vec_dot_q4_1_q8_1 on x86 (ggml-cpu arch/x86/quants.c), restated with scalars: per block, the
-// products of codes 4j..4j+3 summed as one int per j (j = 0..7), each accumulated in its own f32
-// lane as fma(d_w * d_x, float(sum_j), lane_j); the minimum term fma'd into its own f32 sum; the
-// lanes reduced as hsum_float_8: ((l4 + l0) + (l6 + l2)) + ((l5 + l1) + (l7 + l3)), then + mins.
-float ggml_q4_1_dot(const lowbit::ggml::q4_1::block* w, const lowbit::activation_q8& xq, std::size_t i,
-                    std::size_t nb) {
+// The 4- and 5-bit codes of a Q4_1 / Q5_1 block, element e (ggml's layout).
+int ggml_code(const lowbit::ggml::q4_1::block& b, std::size_t e) {
+  return e < 16 ? (b.qs[e] & 15) : (b.qs[e - 16] >> 4);
+}
+int ggml_code(const lowbit::ggml::q5_1::block& b, std::size_t e) {
+  const int low = e < 16 ? (b.qs[e] & 15) : (b.qs[e - 16] >> 4);
+  return low | (((b.qh[e / 8] >> (e % 8)) & 1) << 4);
+}
+
+// ggml_vec_dot_q4_1_q8_1 / ggml_vec_dot_q5_1_q8_1 on x86 (ggml-cpu arch/x86/quants.c), restated
+// with scalars: per block, the products of codes 4j..4j+3 summed as one int per j (j = 0..7), each
+// accumulated in its own f32 lane as fma(d_w * d_x, float(sum_j), lane_j); the minimum term fma'd
+// into its own f32 sum; the lanes reduced as hsum_float_8:
+// ((l4 + l0) + (l6 + l2)) + ((l5 + l1) + (l7 + l3)), then + mins.
+template <class Block>
+float ggml_min_dot(const Block* w, const lowbit::activation_q8& xq, std::size_t i, std::size_t nb) {
   float lane[8] = {}, mins = 0.0f;
   for (std::size_t b = 0; b < nb; ++b) {
     const float dd = lowbit::fp16_to_f32(w[b].d) * xq.row_d(i)[b];
     mins = std::fma(lowbit::fp16_to_f32(w[b].m), xq.row_s(i)[b], mins);
     for (std::size_t j = 0; j < 8; ++j) {
       int sum = 0;
-      for (std::size_t e = 4 * j; e < 4 * j + 4; ++e) {
-        const int code = e < 16 ? (w[b].qs[e] & 15) : (w[b].qs[e - 16] >> 4);
-        sum += code * xq.row_qs(i)[b * 32 + e];
-      }
+      for (std::size_t e = 4 * j; e < 4 * j + 4; ++e) sum += ggml_code(w[b], e) * xq.row_qs(i)[b * 32 + e];
       lane[j] = std::fma(dd, static_cast<float>(sum), lane[j]);
     }
   }
   return (((lane[4] + lane[0]) + (lane[6] + lane[2])) + ((lane[5] + lane[1]) + (lane[7] + lane[3]))) + mins;
 }
 
-TEST_CASE("gemm: Q4_1 simd is bit-identical to ggml's Q4_1 x Q8_1 dot product", "[gemm][simd][ggml]") {
+TEMPLATE_TEST_CASE("gemm: Q4_1 / Q5_1 simd is bit-identical to ggml's x86 dot product with Q8_1", "[gemm][simd][ggml]",
+                   lowbit::ggml::q4_1, lowbit::ggml::q5_1) {
   for (std::size_t m : {1, 2, 3, 5, 8, 9, 17}) {
     for (std::size_t n : {1, 15, 17, 33}) {
       for (std::size_t k : {32, 96, 576}) {
         CAPTURE(m, n, k);
-        const auto w = quantize_matrix<lowbit::ggml::q4_1>(random_floats(n * k, 77 + unsigned(n + k)));
+        const auto w = quantize_matrix<TestType>(random_floats(n * k, 77 + unsigned(n + k)));
         auto x = random_floats(m * k, 78 + unsigned(m), 3.0f);
         x[0] = 40.0f;  // an outlier: a coarse activation step in its block
-        const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<lowbit::ggml::q4_1>{w.data(), n, k});
+        const auto packed = lowbit::prepare_weight<simd>(lowbit::weight_view<TestType>{w.data(), n, k});
         std::vector<float> y(m * n);
         lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y.data(), m, n),
                            lowbit::threads{2});
@@ -149,7 +158,7 @@ TEST_CASE("gemm: Q4_1 simd is bit-identical to ggml's Q4_1 x Q8_1 dot product", 
         lowbit::quantize_activations_reference(matrix_view<const float>(x.data(), m, k), xq);
         for (std::size_t i = 0; i < m; ++i) {
           for (std::size_t r = 0; r < n; ++r) {
-            const float want = ggml_q4_1_dot(w.data() + r * (k / 32), xq, i, k / 32);
+            const float want = ggml_min_dot(w.data() + r * (k / 32), xq, i, k / 32);
             CAPTURE(i, r);
             REQUIRE(std::memcmp(&y[i * n + r], &want, sizeof want) == 0);
           }

@@ -162,8 +162,8 @@ void unpack(const Packed& p, std::span<typename F::block> out) {
 }  // namespace
 
 // Q5_0, Q5_1 and the catalogue's K-quants.
-using q5_k_quant_formats =
-    lowbit_test::tuple_of_t<lowbit::format_list_cat_t<lowbit::format_list<ggml::q5_0, ggml::q5_1>, lowbit::gguf_k_quant_formats>>;
+using q5_k_quant_formats = lowbit_test::tuple_of_t<
+    lowbit::format_list_cat_t<lowbit::format_list<ggml::q5_0, ggml::q5_1>, lowbit::gguf_k_quant_formats>>;
 
 TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant simd == reference on odd shapes, every epilogue", "[gemm][simd][formats]",
                         q5_k_quant_formats) {
@@ -206,6 +206,78 @@ TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant NaN or infinity in x throws naming the
   REQUIRE_THROWS_WITH(
       lowbit::gemm<simd>(matrix_view<const float>(x.data(), 2, k), packed, matrix_view<float>(y.data(), 2, n)),
       Catch::Contains("activation row 1") && Catch::Contains("NaN or infinity"));
+}
+
+namespace {
+
+// Code e of a Q5_K block and the (scale, minimum) codes of its sub-block j (ggml's layout).
+int q5_k_code(const ggml::q5_k::block& b, std::size_t e) {
+  const int low = (b.qs[32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15;
+  return low | (((b.qh[e % 32] >> (e / 32)) & 1) << 4);
+}
+
+// llama.cpp's CPU Q5_K x Q8_K order on x86, restated with scalars, per super-block b (sc_j, m_j
+// the 6-bit codes of sub-block j, sums exact in int):
+// - M < 8, ggml_vec_dot_q5_K_q8_K (arch/x86/quants.c): lane l = Σ_j sc_j Σ_{e<4} q[32j+4l+e] q_x,
+//   lane_l = fma(d_x d_w, float(lane l), lane_l); summs = fma(-d_x dmin_w, float(Σ_j m_j Σ q_x), summs);
+//   result ((l4 + l0) + (l6 + l2)) + ((l5 + l1) + (l7 + l3)) + summs;
+// - M >= 8, the tiled K-quant GEMM (ggml-cpu/tiled): r = fma(-dmin_w, float(Σ_j m_j Σ q_x),
+//   float(Σ_j sc_j Σ q q_x) * d_w), acc = fma(r, d_x, acc).
+float ggml_q5_k_dot(const ggml::q5_k::block* w, const lowbit::activation_q8& xq, std::size_t i, std::size_t nb,
+                    bool tiled) {
+  float lane[8] = {}, summs = 0.0f, acc = 0.0f;
+  for (std::size_t b = 0; b < nb; ++b) {
+    const std::int8_t* qx = xq.row_qs(i) + 256 * b;
+    const float dx = xq.row_d(i)[b], dw = lowbit::fp16_to_f32(w[b].d), dmw = lowbit::fp16_to_f32(w[b].dmin);
+    int lanes[8] = {}, isum = 0, msum = 0;
+    for (std::size_t j = 0; j < 8; ++j) {
+      const auto c = ggml::detail::unpack_scale_min_k4(j, w[b].scales);
+      int xsum = 0;
+      for (std::size_t e = 32 * j; e < 32 * j + 32; ++e) {
+        const int p = c.scale * q5_k_code(w[b], e) * qx[e];
+        lanes[(e % 32) / 4] += p;
+        isum += p;
+        xsum += qx[e];
+      }
+      msum += c.min * xsum;
+    }
+    if (tiled) {
+      acc = std::fma(std::fma(-dmw, static_cast<float>(msum), static_cast<float>(isum) * dw), dx, acc);
+    } else {
+      summs = std::fma(-dx * dmw, static_cast<float>(msum), summs);
+      for (std::size_t l = 0; l < 8; ++l) lane[l] = std::fma(dx * dw, static_cast<float>(lanes[l]), lane[l]);
+    }
+  }
+  if (tiled) return acc;
+  return (((lane[4] + lane[0]) + (lane[6] + lane[2])) + ((lane[5] + lane[1]) + (lane[7] + lane[3]))) + summs;
+}
+
+}  // namespace
+
+TEST_CASE("gemm: Q5_K simd is bit-identical to llama.cpp's CPU order", "[gemm][simd][ggml][formats]") {
+  for (std::size_t m : {1, 2, 3, 7, 8, 9, 17}) {
+    for (std::size_t n : {1, 17, 33}) {
+      for (std::size_t k : {256, 768}) {
+        CAPTURE(m, n, k);
+        const auto w = quantize_matrix<ggml::q5_k>(random_floats(n * k, 91 + unsigned(n + k)));
+        auto x = random_floats(m * k, 92 + unsigned(m), 3.0f);
+        x[0] = 40.0f;  // an outlier: a coarse activation step in its super-block
+        const auto packed = pack<ggml::q5_k>({w.data(), n, k});
+        std::vector<float> y(m * n);
+        lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y.data(), m, n),
+                           lowbit::threads{2});
+        lowbit::activation_q8 xq;
+        lowbit::simd_detail::quantize_activations_k<xsimd::default_arch>(matrix_view<const float>(x.data(), m, k), xq);
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t r = 0; r < n; ++r) {
+            const float want = ggml_q5_k_dot(w.data() + r * (k / 256), xq, i, k / 256, m >= 8);
+            CAPTURE(i, r);
+            REQUIRE(std::memcmp(&y[i * n + r], &want, sizeof want) == 0);
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("gemm: k-quant activations need K % 256 == 0", "[gemm][errors][formats]") {

@@ -79,89 +79,50 @@ inline void unpack_q5_1(const packed_q5_1& w, std::span<ggml::q5_1::block> out) 
 
 namespace simd_detail {
 
-/// Microkernel: MR activation rows x one 16-row Q5_0 or Q5_1 panel, all K blocks.
-/// Q5_1: acc[i][r] = Σ_b d_w[r] d_x[i,b] Σ_k q_w[r,k] q_x[i,k] + m_w[r] s_x[i,b]        (ggml's Q5_1·Q8_1);
-/// Q5_0: acc[i][r] = Σ_b d_w[r] d_x[i,b] (Σ_k q_w[r,k] q_x[i,k] - 16 Σ_k q_x[i,k])      (ggml's Q5_0·Q8_0),
-/// the integer parts exact in int32.
-template <class Isa, int MR, class F>
-[[gnu::noinline]] void q5_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
-                                      std::size_t i0, float (*acc_out)[16]) noexcept {
+/// Q5_0 / Q5_1 microkernel rows [i, i + R) x one 16-row panel, in llama.cpp's operation order: for
+/// every row n and block b, the 32 products split into eight 4-element groups (group j: codes
+/// 4j..4j+3), each group's int32 sum converted to f32 and accumulated in its own lane,
+/// `acc_j = fma(d_w * d_x, sum_j, acc_j)`; Q5_1 keeps the minimum term apart,
+/// `mins = fma(m_w, s_x, mins)`. The result is
+/// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))` (+ mins for Q5_1).
+/// Q5_0: the products are (q_w - 16) q_x, the Q5_0 x Q8_0 tile of llamafile's `tinyBLAS_Q0_AVX`
+/// (ggml-cpu/llamafile/sgemm.cpp), which llama.cpp's CPU backend runs for Q5_0 weights. Q5_1: the
+/// products are q_w q_x; tinyBLAS does not take Q5_1, so llama.cpp runs `ggml_vec_dot_q5_1_q8_1`
+/// (ggml-cpu arch/x86/quants.c: the same lanes, the `summs` fma and `hsum_float_8`), the order of
+/// q4_1_rows. Either way every output is bit-identical to llama.cpp's.
+template <class Isa, int R, class F>
+[[gnu::noinline]] void q5_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
+                               float (*acc_out)[16]) noexcept {
   using layout = plane_layout<F>;
   using vi = typename Isa::vi;
   using vf = typename Isa::vf;
   constexpr int lanes = Isa::lanes;
-  const std::int8_t* x_qs[MR];
-  const float *x_d[MR], *x_s[MR];
-  const std::int32_t* x_sum[MR];
-  for (int i = 0; i < MR; ++i) {
-    x_qs[i] = xq.row_qs(i0 + i);
-    x_d[i] = xq.row_d(i0 + i);
-    x_s[i] = xq.row_s(i0 + i);
-    x_sum[i] = xq.row_sum(i0 + i);
-  }
+  const vi sixteen = Isa::byte_mask(16);
   for (int h = 0; h < Isa::halves; ++h) {
-    vf acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = Isa::fzero();
+    vf acc[R][8], mins[R];
+    for (int r = 0; r < R; ++r) {
+      mins[r] = Isa::fzero();
+      for (int j = 0; j < 8; ++j) acc[r][j] = Isa::fzero();
+    }
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* record = panel + b * layout::stride;
-      // Software prefetch 16 blocks ahead (prefetches never fault past the end).
       for (std::size_t l = 0; l < (layout::stride + 63) / 64; ++l) {
         _mm_prefetch(reinterpret_cast<const char*>(record + 16 * layout::stride + 64 * l), _MM_HINT_T0);
       }
       vi code[8];
       decode_unit<Isa, F>(record, 0, h, code);
       const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
-      for (int i = 0; i < MR; ++i) {
-        const auto* xw = reinterpret_cast<const dword_alias*>(x_qs[i] + b * 32);
-        vi dot = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
-        dot = Isa::dot8(dot, code[2], code[3], xw[2], xw[3]);
-        dot = Isa::dot8(dot, code[4], code[5], xw[4], xw[5]);
-        dot = Isa::dot8(dot, code[6], code[7], xw[6], xw[7]);
-        if constexpr (!layout::has_m) dot = Isa::sub32(dot, Isa::set1_32(16 * x_sum[i][b]));
-        acc[i] = Isa::fmadd(Isa::cvt(dot), Isa::mul(dw, Isa::set1_ps(x_d[i][b])), acc[i]);
-        if constexpr (layout::has_m) {
-          const vf mw = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
-          acc[i] = Isa::fmadd(mw, Isa::set1_ps(x_s[i][b]), acc[i]);
-        }
-      }
-    }
-    for (int i = 0; i < MR; ++i) Isa::store(acc_out[i] + lanes * h, acc[i]);
-  }
-}
-
-/// Q5_0 microkernel rows [i, i + R) x one 16-row panel, in llama.cpp's operation order: for every
-/// row n and block b, the 32 products (q_w - 16) q_x split into eight 4-element groups (group j:
-/// codes 4j..4j+3), each group's int32 sum converted to f32 and accumulated in its own lane,
-/// `acc_j = fma(d_w * d_x, sum_j, acc_j)`; the result is
-/// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))`. That is the Q5_0 x
-/// Q8_0 tile of llamafile's `tinyBLAS_Q0_AVX` (ggml-cpu/llamafile/sgemm.cpp), which llama.cpp's CPU
-/// backend runs for Q5_0 weights, so every output is bit-identical to llama.cpp's.
-template <class Isa, int R>
-[[gnu::noinline]] void q5_0_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
-                                 float (*acc_out)[16]) noexcept {
-  using layout = plane_layout<ggml::q5_0>;
-  using vi = typename Isa::vi;
-  using vf = typename Isa::vf;
-  constexpr int lanes = Isa::lanes;
-  const vi sixteen = Isa::byte_mask(16);
-  for (int h = 0; h < Isa::halves; ++h) {
-    vf acc[R][8];
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < 8; ++j) acc[r][j] = Isa::fzero();
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* record = panel + b * layout::stride;
-      for (std::size_t l = 0; l < (layout::stride + 63) / 64; ++l) {
-        _mm_prefetch(reinterpret_cast<const char*>(record + 16 * layout::stride + 64 * l), _MM_HINT_T0);
-      }
-      vi code[8];
-      decode_unit<Isa, ggml::q5_0>(record, 0, h, code);
-      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
       for (int r = 0; r < R; ++r) {
         const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);
         const vf scale = Isa::mul(dw, Isa::set1_ps(xq.row_d(i + r)[b]));
+        if constexpr (layout::has_m) {
+          const vf mw = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
+          mins[r] = Isa::fmadd(mw, Isa::set1_ps(xq.row_s(i + r)[b]), mins[r]);
+        }
         for (int j = 0; j < 8; ++j) {
-          // Σ q_w q_x - 16 Σ q_x = Σ (q_w - 16) q_x over the group, exactly in int32.
-          const vi sum = Isa::sub32(Isa::dot4(Isa::zero(), code[j], xw[j]), Isa::dot4(Isa::zero(), sixteen, xw[j]));
+          vi sum = Isa::dot4(Isa::zero(), code[j], xw[j]);
+          // Q5_0: Σ q_w q_x - 16 Σ q_x = Σ (q_w - 16) q_x over the group, exactly in int32.
+          if constexpr (!layout::has_m) sum = Isa::sub32(sum, Isa::dot4(Isa::zero(), sixteen, xw[j]));
           acc[r][j] = Isa::fmadd(scale, Isa::cvt(sum), acc[r][j]);
         }
       }
@@ -169,25 +130,28 @@ template <class Isa, int R>
     for (int r = 0; r < R; ++r) {
       const vf even = Isa::add(Isa::add(acc[r][4], acc[r][0]), Isa::add(acc[r][6], acc[r][2]));
       const vf odd = Isa::add(Isa::add(acc[r][5], acc[r][1]), Isa::add(acc[r][7], acc[r][3]));
-      Isa::store(acc_out[r] + lanes * h, Isa::add(even, odd));
+      vf sum = Isa::add(even, odd);
+      if constexpr (layout::has_m) sum = Isa::add(sum, mins[r]);
+      Isa::store(acc_out[r] + lanes * h, sum);
     }
   }
 }
 
-/// Q5_0 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row at a
-/// time (AVX2), see q5_0_rows.
-template <class Isa, int MR>
-inline void q5_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
-                             float (*acc_out)[16]) noexcept {
+/// Q5_0 / Q5_1 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row
+/// at a time (AVX2), see q5_rows.
+template <class Isa, int MR, class F>
+inline void q5_ggml_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
+                                float (*acc_out)[16]) noexcept {
   constexpr int R = Isa::halves == 1 ? 2 : 1;
   int r = 0;
-  for (; r + R <= MR; r += R) q5_0_rows<Isa, R>(panel, nb, xq, i0 + r, acc_out + r);
-  if constexpr (MR % R != 0) q5_0_rows<Isa, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
+  for (; r + R <= MR; r += R) q5_rows<Isa, R, F>(panel, nb, xq, i0 + r, acc_out + r);
+  if constexpr (MR % R != 0) q5_rows<Isa, MR % R, F>(panel, nb, xq, i0 + r, acc_out + r);
 }
 
 /// The SIMD GEMM of Q5_0 and Q5_1: activations quantized on the fly (activation_q8, ggml's Q8_0 /
 /// Q8_1 rules), weights in packed_q5_0 / packed_q5_1 panels, integer dot products (AVX-512 VNNI
-/// `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation of the per-block scaled sums, fused epilogue.
+/// `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation in llama.cpp's order (see q5_rows), fused
+/// epilogue.
 template <class F, class Arch>
 struct q5_gemm_kernel {
   using weight_type = plane_packed_t<F>;
@@ -195,11 +159,7 @@ struct q5_gemm_kernel {
     template <int MR>
     void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                     float (*acc)[16]) const noexcept {
-      if constexpr (std::is_same_v<F, ggml::q5_0>) {
-        q5_0_microkernel<typename plane_isa<Arch>::type, MR>(panel, nb, xq, i0, acc);
-      } else {
-        q5_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
-      }
+      q5_ggml_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
     }
   };
 

@@ -44,6 +44,12 @@ struct simd_detail::plane_traits<ggml::q5_k> {
   }
 };
 
+/// Q5_K accumulates as llama.cpp's CPU backend does: its tiled GEMM from 8 activation rows, ggml's
+/// x86 Q5_K x Q8_K dot product below (see simd_detail::k_quant_order::tiled_or_lanes8).
+template <>
+inline constexpr simd_detail::k_quant_order simd_detail::k_quant_order_v<ggml::q5_k> =
+    simd_detail::k_quant_order::tiled_or_lanes8;
+
 /// Q5_K weights W(N, K) in bit-plane panels. Per (panel, super-block) 2816 bytes, the file's size:
 /// [0, 192) the scale bytes as byte planes, [192, 224) d, [224, 256) dmin (16 x fp16 each), then 8
 /// units of 320 bytes from 256 (unit u, K elements 32u..32u+31: [0, 256) the low 4 bits as

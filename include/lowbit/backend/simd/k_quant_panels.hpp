@@ -510,7 +510,7 @@ enum class k_quant_order {
   /// llama.cpp's repacked Q4_K GEMM: one f32 fma per pair of 32-element sub-blocks, the minimum
   /// terms accumulated apart and subtracted at the end (see k_quant_pairs_microkernel)
   sub_block_pairs,
-  /// Q6_K as llama.cpp runs it: with M >= 8 activation rows its tiled K-quant GEMM, one f32
+  /// Q5_K and Q6_K as llama.cpp runs them: with M >= 8 activation rows its tiled K-quant GEMM, one f32
   /// `acc = fma(sum * d_w, d_x, acc)` per super-block (see k_quant_microkernel); with fewer, ggml's
   /// x86 vec_dot, eight lanes of 4-element groups per output (see k_quant_lanes_microkernel)
   tiled_or_lanes8,
@@ -592,28 +592,33 @@ template <class Isa, int MR, class F>
   }
 }
 
-/// K-quant microkernel with an offset and 16-element sub-blocks (Q6_K) in the order of ggml's x86
-/// `ggml_vec_dot_q6_K_q8_K` (ggml-cpu/arch/x86/quants.c, its AVX2 code, also run on AVX-512 CPUs):
-/// per output, eight lanes; lane l of super-block b holds the exact int32
-/// `L_l = Σ_u sc_{2u + (l >= 4)} Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e]
-///        - 32 (sc_2l Σ q_x over group 2l + sc_2l+1 Σ q_x over group 2l+1)`
-/// (u over the 8 units of 32 elements, groups of 16 elements), accumulated as
-/// `acc_l = fma(d_x d_w, L_l, acc_l)`; the result is
-/// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))`.
+/// K-quant microkernel in the order of ggml's x86 vec_dot (ggml-cpu/arch/x86/quants.c, its AVX2
+/// code, also run on AVX-512 CPUs): per output, eight lanes accumulated as
+/// `acc_l = fma(d_x d_w, L_l, acc_l)`, the result
+/// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))` (+ mins). Lane l of
+/// super-block b holds the exact int32 (u over the 8 units of 32 elements, groups of 16 elements)
+/// - with an offset and 16-element sub-blocks (Q6_K, `ggml_vec_dot_q6_K_q8_K`):
+///   `L_l = Σ_u sc_{2u + (l >= 4)} Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e]
+///          - 32 (sc_2l Σ q_x over group 2l + sc_2l+1 Σ q_x over group 2l+1)`;
+/// - with minimums and 32-element sub-blocks (Q5_K, `ggml_vec_dot_q5_K_q8_K`):
+///   `L_l = Σ_u sc_u Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e]`, and the minimum term kept apart
+///   in one scalar per output, `mins = fma(-d_x dmin_w, Σ_s m_s Σ q_x over sub-block s, mins)`.
 template <class Isa, int R, class F>
 [[gnu::noinline]] void k_quant_lanes_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                           std::size_t i0, float (*acc_out)[16]) noexcept {
   using traits = plane_traits<F>;
   using layout = plane_layout<F>;
-  static_assert(!traits::has_min && traits::sub_block == 16);
+  static_assert(traits::has_min ? traits::sub_block == 32 : traits::sub_block == 16);
   using vi = typename Isa::vi;
   using vf = typename Isa::vf;
   constexpr int lanes = Isa::lanes;
   k_scales scales;
   for (int h = 0; h < Isa::halves; ++h) {
-    vf acc[R][8];
-    for (int i = 0; i < R; ++i)
+    vf acc[R][8], mins[R];
+    for (int i = 0; i < R; ++i) {
+      mins[i] = Isa::fzero();
       for (int l = 0; l < 8; ++l) acc[i][l] = Isa::fzero();
+    }
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* record = panel + b * layout::stride;
       traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
@@ -621,15 +626,25 @@ template <class Isa, int R, class F>
       vi isum[R][8];
       for (int i = 0; i < R; ++i) {
         const std::int32_t* xs = xq.row_sum(i0 + i) + 8 * b;
-        for (int l = 0; l < 8; ++l) {
-          const vi corr = Isa::dot_pairs(Isa::zero(), Isa::load32(scales.pair[l]), xs[l]);
-          isum[i][l] = Isa::sub32(Isa::zero(), Isa::template sll32<traits::offset_log2>(corr));
+        if constexpr (traits::has_min) {
+          vi corr = Isa::zero();
+          for (int t = 0; t < 8; ++t) corr = Isa::dot_pairs(corr, Isa::load32(scales.pair[t]), xs[t]);
+          const vf dm =
+              Isa::mul(Isa::set1_ps(-xq.row_d(i0 + i)[b]), Isa::load_ph(record + layout::m_off + 2 * lanes * h));
+          mins[i] = Isa::fmadd(dm, Isa::cvt(corr), mins[i]);
+          for (int l = 0; l < 8; ++l) isum[i][l] = Isa::zero();
+        } else {
+          for (int l = 0; l < 8; ++l) {
+            const vi corr = Isa::dot_pairs(Isa::zero(), Isa::load32(scales.pair[l]), xs[l]);
+            isum[i][l] = Isa::sub32(Isa::zero(), Isa::template sll32<traits::offset_log2>(corr));
+          }
         }
       }
       for (std::size_t u = 0; u < 8; ++u) {
         vi code[8];
         decode_unit<Isa, F>(record, u, h, code);
-        const vi sc_lo = Isa::load32(scales.sc[2 * u]), sc_hi = Isa::load32(scales.sc[2 * u + 1]);
+        const vi sc_lo = Isa::load32(scales.sc[traits::has_min ? u : 2 * u]);
+        const vi sc_hi = traits::has_min ? sc_lo : Isa::load32(scales.sc[2 * u + 1]);
         for (int i = 0; i < R; ++i) {
           const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * k_block + 32 * u);
           for (int l = 0; l < 8; ++l) {
@@ -646,16 +661,22 @@ template <class Isa, int R, class F>
     for (int i = 0; i < R; ++i) {
       const vf even = Isa::add(Isa::add(acc[i][4], acc[i][0]), Isa::add(acc[i][6], acc[i][2]));
       const vf odd = Isa::add(Isa::add(acc[i][5], acc[i][1]), Isa::add(acc[i][7], acc[i][3]));
-      Isa::store(acc_out[i] + lanes * h, Isa::add(even, odd));
+      vf sum = Isa::add(even, odd);
+      if constexpr (traits::has_min) sum = Isa::add(sum, mins[i]);
+      Isa::store(acc_out[i] + lanes * h, sum);
     }
   }
 }
 
-/// MR activation rows x one panel through k_quant_lanes_rows, one row at a time.
+/// MR activation rows x one panel through k_quant_lanes_rows, in pairs of rows (AVX-512) or one
+/// row at a time (AVX2).
 template <class Isa, int MR, class F>
 inline void k_quant_lanes_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                       std::size_t i0, float (*acc_out)[16]) noexcept {
-  for (int i = 0; i < MR; ++i) k_quant_lanes_rows<Isa, 1, F>(panel, nb, xq, i0 + i, acc_out + i);
+  constexpr int R = Isa::halves == 1 ? 2 : 1;
+  int i = 0;
+  for (; i + R <= MR; i += R) k_quant_lanes_rows<Isa, R, F>(panel, nb, xq, i0 + i, acc_out + i);
+  if constexpr (MR % R != 0) k_quant_lanes_rows<Isa, MR % R, F>(panel, nb, xq, i0 + i, acc_out + i);
 }
 
 /// Microkernel of the K-quants: MR activation rows x one 16-row panel, all K super-blocks.
