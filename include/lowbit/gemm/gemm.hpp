@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include "lowbit/core/backend.hpp"
 #include "lowbit/core/error.hpp"
@@ -45,17 +46,24 @@ template <backend_policy B, class W, epilogue::stage E = epilogue::store>
 void gemm(matrix_view<const float> x, const W& w, matrix_view<float> y, threads t = {}, const E& e = {},
           gemm_workspace* ws = nullptr) {
   using kernel = gemm_kernel<typename W::format_type, B>;
-  check(x.cols == w.cols, errc::shape_mismatch,
-        [&] { return "gemm: x has K = " + std::to_string(x.cols) + " columns, W has K = " + std::to_string(w.cols); });
-  check(y.rows == x.rows, errc::shape_mismatch,
-        [&] { return "gemm: y has " + std::to_string(y.rows) + " rows, x has M = " + std::to_string(x.rows); });
-  check(y.cols == w.rows, errc::shape_mismatch,
-        [&] { return "gemm: y has " + std::to_string(y.cols) + " columns, W has N = " + std::to_string(w.rows); });
-  if (ws == nullptr) {
-    gemm_workspace local;
-    kernel::run(x, w, y, t, e, local);
-  } else {
-    kernel::run(x, w, y, t, e, *ws);
+  constexpr bool prepared_for_b = std::is_convertible_v<const W&, const typename kernel::weight_type&>;
+  static_assert(prepared_for_b,
+                "lowbit: gemm<B>: these weights were prepared for another backend (or not prepared): pass what "
+                "prepare_weight<B>(...) returned for the same backend B as gemm<B>");
+  if constexpr (prepared_for_b) {
+    check(x.cols == w.cols, errc::shape_mismatch, [&] {
+      return "gemm: x has K = " + std::to_string(x.cols) + " columns, W has K = " + std::to_string(w.cols);
+    });
+    check(y.rows == x.rows, errc::shape_mismatch,
+          [&] { return "gemm: y has " + std::to_string(y.rows) + " rows, x has M = " + std::to_string(x.rows); });
+    check(y.cols == w.rows, errc::shape_mismatch,
+          [&] { return "gemm: y has " + std::to_string(y.cols) + " columns, W has N = " + std::to_string(w.rows); });
+    if (ws == nullptr) {
+      gemm_workspace local;
+      kernel::run(x, w, y, t, e, local);
+    } else {
+      kernel::run(x, w, y, t, e, *ws);
+    }
   }
 }
 
