@@ -19,7 +19,7 @@ namespace lowbit {
 /// - `F::name`: the format's name as its defining source spells it ("Q4_1", "F32");
 /// - `F::dequantize_block(const block&, float* out)`: writes `block_size` floats, exactly as the
 ///   format's definition computes them.
-/// Formats are data about bytes; they hold no SIMD code (DESIGN.md, "Formats").
+/// Formats are data about bytes; they hold no SIMD code (docs/design.md, "Formats").
 template <class F>
 concept format = requires(const typename F::block& b, float* out) {
   typename F::block;

@@ -95,7 +95,7 @@ class any_weight<B, format_list<Fs...>> {
 
 /// y(M, N) = epilogue(x(M, K) · W(N, K)ᵀ) for a weight whose format was chosen at load: one
 /// dispatch on the held format, then `gemm<B>` with that format's kernel (same contract, shapes,
-/// errors and allocation as gemm<B> for a prepared weight).
+/// errors and allocation as `gemm<B>` for a prepared weight).
 template <backend_policy B, class Formats, epilogue::stage E = epilogue::store>
 void gemm(matrix_view<const float> x, const any_weight<B, Formats>& w, matrix_view<float> y, threads t = {},
           const E& e = {}, gemm_workspace* ws = nullptr) {

@@ -16,7 +16,7 @@ namespace lowbit::io {
 
 /// The 2-D tensor `name` of a GGUF file as a zero-copy weight view W(N, K) of format F, with
 /// K = ne[0] (contiguous) and N = ne[1] — the static bridge from a file's run-time types to a
-/// compile-time format (DESIGN.md, "Compile time meets run time").
+/// compile-time format (docs/design.md, "Compile time meets run time").
 /// throws lowbit::error{errc::missing_key} if there is no such tensor; {errc::type_mismatch} naming
 /// the tensor, the expected and the found type; {errc::shape_mismatch} if it is not 2-D or K is
 /// not a multiple of F::block_size.

@@ -86,7 +86,7 @@ using format_list_cat_t = typename detail::format_list_cat<Lists...>::type;
 
 /// Calls `visitor(F{})` for the format F among `Fs...` whose `F::type_id` is the run-time id `id`,
 /// and returns what it returns (every instantiation must return the same type) — the "Dynamic"
-/// bridge of DESIGN.md ("Compile time meets run time"), like `std::visit`. A linear search over the
+/// bridge of docs/design.md ("Compile time meets run time"), like `std::visit`. A linear search over the
 /// list: call it once per tensor or layer, never per block.
 ///
 /// throws `lowbit::error{errc::unsupported}` naming the type when `id` is not in the list, and

@@ -18,7 +18,7 @@
 namespace lowbit {
 
 /// A shared module holding user code compiled for one ISA level, loaded at run time: the opt-in
-/// run-time dispatch of DESIGN.md ("one TU per ISA, hoisted to the layer or GEMM call").
+/// run-time dispatch (one TU per ISA, hoisted to the layer or GEMM call; docs/dispatch.md).
 ///
 /// `lowbit_add_isa_modules(<name> SOURCES ...)` (cmake/lowbit-isa-dispatch.cmake) builds the same
 /// sources once per level into `lib<name>_<level>.so`, each with its level's flags and hidden

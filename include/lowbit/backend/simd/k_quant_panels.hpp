@@ -598,8 +598,8 @@ template <class Isa, int MR, class F>
 /// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))` (+ mins). Lane l of
 /// super-block b holds the exact int32 (u over the 8 units of 32 elements, groups of 16 elements)
 /// - with an offset and 16-element sub-blocks (Q6_K, `ggml_vec_dot_q6_K_q8_K`):
-///   `L_l = Σ_u sc_{2u + (l >= 4)} Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e]
-///          - 32 (sc_2l Σ q_x over group 2l + sc_2l+1 Σ q_x over group 2l+1)`;
+///   `L_l = Σ_u sc_{2u + (l >= 4)} Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e] - 32 o_l`, with
+///   `o_l = sc_2l Σ q_x over group 2l + sc_2l+1 Σ q_x over group 2l+1`;
 /// - with minimums and 32-element sub-blocks (Q5_K, `ggml_vec_dot_q5_K_q8_K`):
 ///   `L_l = Σ_u sc_u Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e]`, and the minimum term kept apart
 ///   in one scalar per output, `mins = fma(-d_x dmin_w, Σ_s m_s Σ q_x over sub-block s, mins)`.
