@@ -111,6 +111,8 @@
 #include "lowbit/prune/magnitude.hpp"
 #include "lowbit/prune/mask.hpp"
 #include "lowbit/prune/nm.hpp"
+#include "lowbit/prune/nm_sparse.hpp"
+#include "lowbit/prune/nm_sparse_gemm.hpp"
 #include "lowbit/prune/obs.hpp"
 #include "lowbit/prune/schedule.hpp"
 #include "lowbit/prune/score_mask.hpp"
