@@ -6,7 +6,7 @@
 // 1x4096x4096 (cold weights: 4 rotated copies, more than the L3) and GEMM 128x4096x4096 (hot), 1 and
 // 2 threads; after the table, the dense / sparse time ratio of each pair. Counters: GFLOP/s
 // (2·M·N·K, the dense count for both, so the figures compare) and weight_GB/s (bytes of W read).
-// Not in CMake (LOWBIT_BUILD_BENCHMARKS lists its sources); build by hand:
+// Built with -DLOWBIT_BUILD_BENCHMARKS=ON (target bench_nm_sparse), or by hand:
 //   g++ -std=c++20 -O3 -march=native -fopenmp -Iinclude benchmarks/bench_nm_sparse.cpp -lbenchmark -lpthread
 
 #include <benchmark/benchmark.h>
