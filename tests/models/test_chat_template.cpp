@@ -145,6 +145,8 @@ TEST_CASE("chat template: families detected from template snippets as llama.cpp 
       {"<|start|>user<|channel|>", chat_family::gpt_oss},
       {"gemma", chat_family::gemma},  // a family name selects the family
       {"llama3", chat_family::llama3},
+      {"dots1", chat_family::dots1},  // fuzz finding: the family's own name did not select it
+      {"<|userprompt|>{{ c }}<|endofuserprompt|><|response|>", chat_family::dots1},
   };
   for (const auto& e : examples) {
     INFO("template: " << e.tmpl);

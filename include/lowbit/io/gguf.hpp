@@ -262,7 +262,8 @@ inline std::string shape_text(const std::array<std::uint64_t, 4>& ne, std::uint3
 /// - `errc::truncated`: the bytes end inside a structure, or a string, array, count or tensor's data
 ///   needs more bytes than remain;
 /// - `errc::corrupt`: bad magic; a count, length or tensor extent needing more than 2^48 bytes (no
-///   file is that large); duplicate keys or tensor names; n_dims > 4; a zero or overflowing dimension;
+///   file is that large); an empty key; a tensor name that is empty or of 64 bytes or more (ggml's
+///   GGML_MAX_NAME); duplicate keys or tensor names; n_dims > 4; a zero or overflowing dimension;
 ///   a bool byte other than 0/1; an alignment that is not a non-zero power of two; a misaligned tensor
 ///   offset; overlapping tensors; version 0;
 /// - `errc::unsupported`: GGUF version 1, versions above 3, a big-endian file, arrays nested deeper
@@ -417,6 +418,8 @@ class gguf_file {
 
  private:
   static constexpr std::uint64_t default_alignment = 32;
+  // Longest tensor name plus one (ggml's GGML_MAX_NAME); the writer's limit too.
+  static constexpr std::size_t max_name_bytes = 64;
   static constexpr std::uint64_t max_elements = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
   static gguf_file parse_impl(std::span<const std::byte> bytes, std::string source) {
@@ -472,6 +475,9 @@ class gguf_file {
       const std::uint64_t at = p.pos();
       p.set_context("a KV pair");
       const std::string_view key = p.read_string("key");
+      check(!key.empty(), errc::corrupt, [&] {
+        return pre + "empty key in KV pair " + std::to_string(i) + " at byte offset " + std::to_string(at);
+      });
       p.set_context("key", key);
       const gguf_value_type t = p.read_type("value type");
       gguf_value v = p.read_value(t, key);
@@ -506,6 +512,11 @@ class gguf_file {
       p.set_context("a tensor info");
       gguf_tensor_info info;
       info.name = p.read_string("tensor name");
+      check(!info.name.empty() && info.name.size() < max_name_bytes, errc::corrupt, [&] {
+        return pre + "tensor info " + std::to_string(i) + " at byte offset " + std::to_string(at) + " has a name of " +
+               std::to_string(info.name.size()) + " bytes; names have 1 to " + std::to_string(max_name_bytes - 1) +
+               " bytes (ggml's GGML_MAX_NAME)";
+      });
       p.set_context("tensor", info.name);
       const auto culprit = [&] {
         return pre + "tensor '" + std::string(info.name) + "' (info at byte offset " + std::to_string(at) + ")";
@@ -555,13 +566,17 @@ class gguf_file {
     // Data section: starts at the next multiple of the alignment after the infos.
     f.data_offset_ = (p.pos() + f.alignment_ - 1) / f.alignment_ * f.alignment_;
     const std::uint64_t available = f.data_offset_ <= p.size() ? p.size() - f.data_offset_ : 0;
+    // Offsets first: a misaligned offset is a defect of the infos, whatever the data section holds.
     for (std::size_t i = 0; i < f.tensors_.size(); ++i) {
-      gguf_tensor_info& t = f.tensors_[i];
+      const gguf_tensor_info& t = f.tensors_[i];
       check(t.offset % f.alignment_ == 0, errc::corrupt, [&] {
         return pre + "tensor '" + std::string(t.name) + "' (info at byte offset " + std::to_string(info_at[i]) +
                ") has data offset " + std::to_string(t.offset) + ", not a multiple of the alignment " +
                std::to_string(f.alignment_);
       });
+    }
+    for (std::size_t i = 0; i < f.tensors_.size(); ++i) {
+      gguf_tensor_info& t = f.tensors_[i];
       if (t.offset > available || t.n_bytes > available - t.offset) {
         // Past the end: truncated, unless no file could be that large (then the offset or shape is corrupt).
         const bool absurd = t.offset > detail::gguf_parser::max_plausible_bytes ||
