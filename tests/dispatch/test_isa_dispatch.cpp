@@ -2,7 +2,8 @@
 // Copyright lowbit contributors
 // Run-time dispatch: this program is built for the x86-64 baseline; it loads each ISA module of
 // gemm_module.cpp that the CPU executes and compares its GEMM with the reference backend on odd
-// shapes. Levels the CPU lacks are reported as skipped (they cannot run here).
+// shapes. Levels the CPU lacks are reported as skipped: the program exits with 77 and ctest prints
+// "Skipped" (SKIP_RETURN_CODE), never "Passed" (LOWBIT_TEST_HIDE_ISA=avx2 shows it on a CPU that has it).
 
 #include <cmath>
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include "lowbit/formats/ggml/q8_0.hpp"
 #include "lowbit/gemm/reference.hpp"
 #include "lowbit/quant/dequantize.hpp"
+#include "skip.hpp"
 
 namespace {
 
@@ -99,8 +101,8 @@ TEST_CASE("dispatch: every module this CPU executes equals the reference backend
   int ran = 0;
   for (lowbit::isa level : lowbit::all_isas) {
     const std::string name(lowbit::to_string(level));
-    if (!lowbit::isa_supported(level, f)) {
-      WARN("skipped " << name << ": this CPU (" << f.to_string() << ") cannot execute it");
+    if (!lowbit::isa_supported(level, f) || lowbit_test::isa_hidden(name)) {
+      lowbit_test::skip(name + ": this CPU (" + f.to_string() + ") cannot execute it");  // ctest: Skipped
       continue;
     }
     const auto module = lowbit::isa_module::open(LOWBIT_DISPATCH_MODULE_DIR, "lowbit_dispatch_gemm", level);
@@ -121,7 +123,7 @@ TEST_CASE("dispatch: every module this CPU executes equals the reference backend
     }
     ++ran;
   }
-  CHECK(ran >= 1);
+  if (ran == 0) lowbit_test::skip("this CPU executes none of the modules");
 }
 
 TEST_CASE("dispatch: a missing module or entry is a lowbit::error", "[dispatch][errors]") {

@@ -47,6 +47,7 @@ ROW_KINDS = [
     "small_integers",    # integers in [-8, 7]
     "normal_100",        # N(0, 100^2)
     "negative",          # U(-3, -0.5)
+    "ties",              # exact ties of Q8_0/Q8_1's x / d: max|x| = 127 (d = 1), others k + 0.5 (last: no rng draws)
 ]
 MODEL_ROWS = [
     ("blk.0.attn_q.weight", "Q4_1", [0, 1, 2, 3, -1]),
@@ -74,6 +75,16 @@ def random_row(rng, kind, n):
         return rng.standard_normal(n) * 100
     if kind == "negative":
         return rng.uniform(-3, -0.5, n)
+    if kind == "ties":
+        # Per block of 32: element 0 = +-127 (so d = 127 / 127 = 1 and x / d is exact), the rest
+        # +-(k + 0.5) for k = 0..30: roundf gives k + 1 (away from zero), ties-to-even differs for even k.
+        x = np.zeros(n)
+        for b in range(n // 32):
+            sign = 1.0 if b % 2 == 0 else -1.0
+            x[32 * b] = 127.0 * sign
+            for j in range(1, 32):
+                x[32 * b + j] = (j - 1 + 0.5) * (sign if j % 3 else -sign)
+        return x
     raise ValueError(kind)
 
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -17,6 +18,7 @@
 #include "lowbit/formats/ggml/q8_0.hpp"
 #include "lowbit/gemm/reference.hpp"
 #include "lowbit/quant/activation_q8.hpp"
+#include "rounding_bound.hpp"
 
 namespace {
 
@@ -28,48 +30,106 @@ using lowbit_test::quantize_matrix;
 using lowbit_test::random_floats;
 
 // Independent oracle for integer-dot formats: decode W and the quantized activations exactly, then
-// sum in double. The SIMD kernels must agree up to f32 rounding of the per-block sums.
+// sum in double. Per output: y (exact on the quantized activations), magnitude (Σ of the absolute
+// element terms |d_w q_w d_x q_x|, a block's offset part -8 d_w or minimum m_w counted apart: what
+// the f32 roundings scale with, rounding_bound.hpp), act_bound (Σ |w| |x - x̂|, the activation
+// quantization's bound: |x - d q| <= d / 2 with d = max|x| / 127, plus the fp16 rounding of d).
+struct q8_oracle_result {
+  std::vector<double> y, magnitude, act_bound;
+};
+
 template <class F>
-std::vector<double> oracle_q8(const std::vector<float>& x, std::size_t m, std::size_t k,
-                              const std::vector<typename F::block>& w, std::size_t n) {
+q8_oracle_result oracle_q8(const std::vector<float>& x, std::size_t m, std::size_t k,
+                           const std::vector<typename F::block>& w, std::size_t n) {
   lowbit::activation_q8 xq;
   lowbit::quantize_activations_reference(matrix_view<const float>(x.data(), m, k), xq);
-  std::vector<double> y(m * n);
+  q8_oracle_result o{std::vector<double>(m * n), std::vector<double>(m * n), std::vector<double>(m * n)};
   std::vector<float> wr(k);
   const std::size_t nb = k / 32;
+  std::vector<double> act_err(m * nb);  // per activation block
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t b = 0; b < nb; ++b) {
+      float amax = 0.0f;
+      for (std::size_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[i * k + b * 32 + j]));
+      act_err[i * nb + b] = amax * (1.0 / 254.0 + 1.0 / 2048.0) * (1 + 1e-6);
+    }
+  }
   for (std::size_t r = 0; r < n; ++r) {
     for (std::size_t b = 0; b < nb; ++b) F::dequantize_block(w[r * nb + b], wr.data() + b * 32);
     for (std::size_t i = 0; i < m; ++i) {
-      double sum = 0.0;
+      double sum = 0.0, magnitude = 0.0, act = 0.0;
+      const std::int8_t* qx = xq.row_qs(i);
       for (std::size_t b = 0; b < nb; ++b) {
+        const double dx = xq.row_d(i)[b];
+        for (std::size_t j = 0; j < 32; ++j) act += std::abs(double(wr[b * 32 + j])) * act_err[i * nb + b];
         if constexpr (std::is_same_v<F, lowbit::ggml::q4_0>) {
           // Q4_0 · Q8_0: d_w d_x Σ (q_w - 8) q_x.
           const auto& blk = w[r * nb + b];
+          const double dd = double(lowbit::fp16_to_f32(blk.d)) * dx;
           long dot = 0;
-          for (std::size_t j = 0; j < 16; ++j) {
-            dot += static_cast<long>((blk.qs[j] & 15) - 8) * xq.row_qs(i)[b * 32 + j];
-            dot += static_cast<long>((blk.qs[j] >> 4) - 8) * xq.row_qs(i)[b * 32 + j + 16];
+          for (std::size_t j = 0; j < 32; ++j) {
+            const int q = j < 16 ? (blk.qs[j] & 15) : (blk.qs[j - 16] >> 4);
+            dot += static_cast<long>(q - 8) * qx[b * 32 + j];
+            magnitude += std::abs(dd) * (q + 8) * std::abs(qx[b * 32 + j]);
           }
-          sum += double(lowbit::fp16_to_f32(blk.d)) * xq.row_d(i)[b] * dot;
+          sum += dd * dot;
         } else if constexpr (std::is_same_v<F, lowbit::ggml::q4_1>) {
           // Q4_1 · Q8_1: d_w d_x Σ q_w q_x + m_w s_x, with s_x the fp16-rounded stored product.
           const auto& blk = w[r * nb + b];
+          const double dd = double(lowbit::fp16_to_f32(blk.d)) * dx;
+          const double ms = double(lowbit::fp16_to_f32(blk.m)) * xq.row_s(i)[b];
           long dot = 0;
-          for (std::size_t j = 0; j < 16; ++j) {
-            dot += static_cast<long>(blk.qs[j] & 15) * xq.row_qs(i)[b * 32 + j];
-            dot += static_cast<long>(blk.qs[j] >> 4) * xq.row_qs(i)[b * 32 + j + 16];
+          for (std::size_t j = 0; j < 32; ++j) {
+            const int q = j < 16 ? (blk.qs[j] & 15) : (blk.qs[j - 16] >> 4);
+            dot += static_cast<long>(q) * qx[b * 32 + j];
+            magnitude += std::abs(dd) * q * std::abs(qx[b * 32 + j]);
           }
-          sum += double(lowbit::fp16_to_f32(blk.d)) * xq.row_d(i)[b] * dot +
-                 double(lowbit::fp16_to_f32(blk.m)) * xq.row_s(i)[b];
+          sum += dd * dot + ms;
+          magnitude += std::abs(ms);
         } else {
-          for (std::size_t j = 0; j < 32; ++j)
-            sum += double(wr[b * 32 + j]) * xq.row_d(i)[b] * xq.row_qs(i)[b * 32 + j];
+          for (std::size_t j = 0; j < 32; ++j) {
+            const double t = double(wr[b * 32 + j]) * dx * qx[b * 32 + j];
+            sum += t;
+            magnitude += std::abs(t);
+          }
         }
       }
-      y[i * n + r] = sum;
+      o.y[i * n + r] = sum;
+      o.magnitude[i * n + r] = magnitude;
+      o.act_bound[i * n + r] = act;
     }
   }
-  return y;
+  return o;
+}
+
+// The float kernels' bound (see check_float_kernel below): exact double sum of x̂ w (x̂ = x for F32,
+// bf16(x) for BF16), |y - exact| <= 2 γ_K Σ|x̂ w| + 2 u |exact|; against the reference (f32 x) BF16
+// adds 2^-8 Σ|x w|.
+template <class F>
+void check_float_simd(const std::vector<float>& x, std::size_t m, std::size_t k,
+                      const std::vector<typename F::block>& blocks, std::size_t n, const std::vector<float>& y_simd,
+                      const std::vector<float>& y_ref) {
+  constexpr bool is_bf16 = std::is_same_v<F, lowbit::bf16>;
+  const double u = lowbit_test::unit_roundoff, gamma = lowbit_test::gamma_n(k);
+  std::vector<float> w(k);
+  for (std::size_t r = 0; r < n; ++r) {
+    for (std::size_t j = 0; j < k; ++j) F::dequantize_block(blocks[r * k + j], &w[j]);
+    for (std::size_t i = 0; i < m; ++i) {
+      double exact = 0.0, magnitude = 0.0, x_magnitude = 0.0;
+      for (std::size_t j = 0; j < k; ++j) {
+        const float xr = x[i * k + j];
+        const double xh = is_bf16 ? lowbit::bf16_to_f32(lowbit::f32_to_bf16(xr)) : xr;
+        exact += xh * w[j];
+        magnitude += std::abs(xh * w[j]);
+        x_magnitude += std::abs(double(xr) * w[j]);
+      }
+      const double got = y_simd[i * n + r], tol = 2 * gamma * magnitude + 2 * u * std::abs(exact) + 1e-30;
+      CAPTURE(i, r, got, exact, tol);
+      REQUIRE(std::abs(got - exact) <= tol);
+      const double ref_tol = tol + (is_bf16 ? std::ldexp(x_magnitude, -8) : 0.0) + 2 * u * std::abs(y_ref[i * n + r]);
+      REQUIRE(std::abs(got - y_ref[i * n + r]) <= ref_tol);
+    }
+  }
 }
 
 template <class F>
@@ -82,19 +142,19 @@ void check_simd_against_references(std::size_t m, std::size_t n, std::size_t k, 
   lowbit_test::run_with_reference<simd>(lowbit::weight_view<F>{blocks.data(), n, k}, x, y_simd, y_ref,
                                         {.threads = threads});
 
-  if constexpr (std::is_same_v<F, lowbit::f32>) {
-    for (std::size_t i = 0; i < m * n; ++i) REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 1e-4f * std::sqrt(float(k)));
-  } else if constexpr (std::is_same_v<F, lowbit::bf16>) {
-    // x is rounded to bf16 (relative error <= 2^-8 per element): ~ 2^-8 sqrt(K) |w| |x|.
-    for (std::size_t i = 0; i < m * n; ++i) REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 1e-2f * std::sqrt(float(k)));
+  if constexpr (std::is_same_v<F, lowbit::f32> || std::is_same_v<F, lowbit::bf16>) {
+    check_float_simd<F>(x, m, k, blocks, n, y_simd, y_ref);
   } else {
-    const auto y_q8 = oracle_q8<F>(x, m, k, blocks, n);
-    // Tight: same quantized inputs, only f32 rounding of K/32 scaled block sums differs.
-    // Loose: against unquantized activations, the Q8 rounding error ~ |w| |x| sqrt(K) / 254.
+    const auto o = oracle_q8<F>(x, m, k, blocks, n);
+    // Tight: same quantized inputs, only the f32 roundings differ: γ_{K/32+8} Σ|terms|
+    // (rounding_bound.hpp); a relative error of 6e-5 in a scale exceeds it.
+    // Against unquantized activations: the activation quantization bound on top.
+    const double gamma = lowbit_test::gamma_n(lowbit_test::block_dot_roundings(k));
     for (std::size_t i = 0; i < m * n; ++i) {
-      CAPTURE(i);
-      REQUIRE(std::abs(y_simd[i] - y_q8[i]) <= 1e-5 * k + 1e-4 * std::abs(y_q8[i]));
-      REQUIRE(std::abs(y_simd[i] - y_ref[i]) <= 0.05 * std::sqrt(double(k)));
+      const double got = y_simd[i], tol = gamma * o.magnitude[i] + 1e-30;
+      CAPTURE(i, got, o.y[i], tol);
+      REQUIRE(std::abs(got - o.y[i]) <= tol);
+      REQUIRE(std::abs(got - y_ref[i]) <= o.act_bound[i] + tol + 2 * lowbit_test::unit_roundoff * std::abs(y_ref[i]));
     }
   }
 }

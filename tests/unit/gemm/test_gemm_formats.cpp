@@ -23,7 +23,9 @@
 #include "lowbit/formats/ggml/q5_0.hpp"
 #include "lowbit/formats/ggml/q5_k.hpp"
 #include "lowbit/formats/ggml/q6_k.hpp"
+#include "lowbit/formats/ggml/q8_k.hpp"
 #include "lowbit/quant/activation_q8.hpp"
+#include "rounding_bound.hpp"
 
 namespace {
 
@@ -39,8 +41,36 @@ using lowbit_test::epi;
 using lowbit_test::quantize_matrix;
 using lowbit_test::random_floats;
 
-/// The activations as the kernel of F sees them: x̂ = d q per element (decoded in double), the
-/// bound e_k on |x_k - x̂_k| the activation quantization guarantees, and for Q5_1 the stored s.
+// The K-quant activations from the scalar reference encoder, ggml's quantize_row_q8_K_ref
+// (ggml::q8_k), in the kernels' sign convention: ggml makes the element of largest magnitude code
+// -127, so where that element is positive its d < 0 and its codes are negated; the kernels keep d > 0.
+// Negating both is exact (round to nearest even is symmetric). Fills qs, d (row_d(i)[b] of
+// super-block b) and the group sums as the SIMD quantizer stores them (activation_q8 doc).
+lowbit::activation_q8 reference_q8_k(const std::vector<float>& x, std::size_t m, std::size_t k) {
+  lowbit::activation_q8 out;
+  out.resize(m, k);
+  const std::size_t nb32 = k / 32;
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t b = 0; b < k / 256; ++b) {
+      ggml::q8_k::block blk;
+      ggml::q8_k::quantize_block(x.data() + i * k + 256 * b, blk);
+      const int sign = blk.d < 0 ? -1 : 1;
+      for (std::size_t e = 0; e < 256; ++e) out.qs[i * k + 256 * b + e] = static_cast<std::int8_t>(sign * blk.qs[e]);
+      out.d[i * nb32 + b] = sign * blk.d;
+      for (std::size_t t = 0; t < 8; ++t) {
+        const auto lo = static_cast<std::uint32_t>(static_cast<std::uint16_t>(sign * blk.bsums[2 * t]));
+        const auto hi = static_cast<std::uint32_t>(static_cast<std::uint16_t>(sign * blk.bsums[2 * t + 1]));
+        out.sum[i * nb32 + 8 * b + t] = static_cast<std::int32_t>(lo | (hi << 16));
+      }
+    }
+  }
+  return out;
+}
+
+/// The activations as the kernel of F sees them, from the scalar reference quantizers (not the
+/// SIMD one under test, which must equal them bit for bit): x̂ = d q per element (decoded in
+/// double), the bound e_k on |x_k - x̂_k| the activation quantization guarantees, and for Q5_1 the
+/// stored s.
 struct quantized_x {
   std::vector<double> xhat;   // (M, K)
   std::vector<double> bound;  // (M, K)
@@ -52,18 +82,29 @@ quantized_x quantize_x(const std::vector<float>& x, std::size_t m, std::size_t k
   quantized_x out;
   const auto xv = matrix_view<const float>(x.data(), m, k);
   const std::size_t group = is_k_quant_v<F> ? 256 : 32;
+  lowbit::activation_q8 simd_q;
   if constexpr (is_k_quant_v<F>) {
-    lowbit::simd_detail::quantize_activations_k<xsimd::default_arch>(xv, out.q);
+    out.q = reference_q8_k(x, m, k);
+    lowbit::simd_detail::quantize_activations_k<xsimd::default_arch>(xv, simd_q);
+    for (std::size_t i = 0; i < m; ++i) {
+      for (std::size_t b = 0; b < k / 256; ++b) REQUIRE(simd_q.row_d(i)[b] == out.q.row_d(i)[b]);
+    }
+    REQUIRE(simd_q.sum == out.q.sum);
   } else {
     lowbit::quantize_activations_reference(xv, out.q);
+    lowbit::simd_detail::quantize_activations<xsimd::default_arch>(xv, simd_q);
+    REQUIRE(simd_q.d == out.q.d);
+    REQUIRE(simd_q.s == out.q.s);
+    REQUIRE(simd_q.sum == out.q.sum);
   }
+  REQUIRE(simd_q.qs == out.q.qs);
   out.xhat.resize(m * k);
   out.bound.resize(m * k);
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t b = 0; b < k / group; ++b) {
       float amax = 0.0f;
       for (std::size_t j = 0; j < group; ++j) amax = std::max(amax, std::fabs(x[i * k + b * group + j]));
-      const double d = is_k_quant_v<F> ? out.q.row_d(i)[b] : out.q.row_d(i)[b];
+      const double d = out.q.row_d(i)[b];
       // K-quants: unrounded d = amax / 127, |x - d q| <= d / 2 (Q8_K's bound). Q5_x: d rounded to
       // fp16 (relative error <= 2^-11) times |q| <= 127 adds amax * 2^-11.
       const double e = is_k_quant_v<F> ? amax / 254.0 * (1 + 1e-6) : amax * (1.0 / 254.0 + 1.0 / 2048.0) * (1 + 1e-6);
@@ -78,17 +119,32 @@ quantized_x quantize_x(const std::vector<float>& x, std::size_t m, std::size_t k
   return out;
 }
 
+// A block with every code field zeroed: its decode is the offset part of each element (-16 d for
+// Q5_0, m for Q5_1, -dmin m_j for Q2_K/Q4_K/Q5_K, -4 d s_j for Q3_K, -32 d s_j for Q6_K), which a
+// kernel may apply apart from the integer dot of the codes.
+template <class B>
+B zero_codes(B b) {
+  if constexpr (requires { b.qs; }) std::memset(b.qs, 0, sizeof b.qs);
+  if constexpr (requires { b.qh; }) std::memset(b.qh, 0, sizeof b.qh);
+  if constexpr (requires { b.ql; }) std::memset(b.ql, 0, sizeof b.ql);
+  if constexpr (requires { b.hmask; }) std::memset(b.hmask, 0, sizeof b.hmask);
+  return b;
+}
+
 /// SIMD vs (1) an oracle on the same quantized activations (exact integer dots, only f32 rounding
-/// differs: relative 1e-5 of Σ|w x̂|) and (2) the reference backend on the f32 activations, within
-/// Σ_k |w_k| e_k (the activation quantization bound) plus the f32 rounding allowance.
+/// differs: γ_{K/32+8} Σ(|w - w0| + |w0|)|x̂|, w0 the offset part, rounding_bound.hpp) and (2) the
+/// reference backend on the f32 activations, within Σ_k |w_k| e_k (the activation quantization
+/// bound) plus the f32 rounding allowance.
 template <class F>
-void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int threads, epi which) {
+void check_against_reference(const std::vector<typename F::block>& blocks, std::size_t m, std::size_t n, std::size_t k,
+                             int threads, epi which) {
   CAPTURE(F::name, m, n, k, threads, static_cast<int>(which));
-  const auto w_real = random_floats(n * k, 1234 + static_cast<unsigned>(n * 7 + k));
   const auto x = random_floats(m * k, 99 + static_cast<unsigned>(m), 0.5f);
   const auto bias = random_floats(n, 7);
-  const auto blocks = quantize_matrix<F>(w_real);
   const auto wd = dequantize_matrix<F>(blocks);
+  std::vector<typename F::block> zeroed(blocks.size());
+  for (std::size_t b = 0; b < blocks.size(); ++b) zeroed[b] = zero_codes(blocks[b]);
+  const auto w0 = dequantize_matrix<F>(zeroed);
   const float y0 = which == epi::accumulate ? 0.25f : -1.0f;
   std::vector<float> y_ref(m * n, y0), y_simd(m * n, y0);
   lowbit_test::run_with_reference<simd>(lowbit::weight_view<F>{blocks.data(), n, k}, x, y_simd, y_ref,
@@ -96,14 +152,15 @@ void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int th
                                         bias.data());
 
   const auto xq = quantize_x<F>(x, m, k);
+  const double gamma = lowbit_test::gamma_n(lowbit_test::block_dot_roundings(k)), u = lowbit_test::unit_roundoff;
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t r = 0; r < n; ++r) {
       CAPTURE(i, r);
       double oracle = 0.0, magnitude = 0.0, bound = 0.0;
       for (std::size_t c = 0; c < k; ++c) {
-        const double w = wd[r * k + c];
-        oracle += w * xq.xhat[i * k + c];
-        magnitude += std::abs(w * xq.xhat[i * k + c]);
+        const double w = wd[r * k + c], off = w0[r * k + c], xh = xq.xhat[i * k + c];
+        oracle += w * xh;
+        magnitude += (std::abs(w - off) + std::abs(off)) * std::abs(xh);
         bound += std::abs(w) * xq.bound[i * k + c];
       }
       if constexpr (std::is_same_v<F, ggml::q5_1>) {
@@ -113,17 +170,25 @@ void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int th
           double xsum = 0.0;
           for (std::size_t j = 0; j < 32; ++j) xsum += xq.xhat[i * k + b * 32 + j];
           oracle += mw * (xq.q.row_s(i)[b] - xsum);
+          magnitude += std::abs(mw) * std::abs(xq.q.row_s(i)[b] - xsum);
           bound += std::abs(mw) * std::abs(xq.q.row_s(i)[b] - xsum);
         }
       }
       double expected = oracle;
       if (which == epi::bias_add) expected += bias[r];
       if (which == epi::accumulate) expected += y0;
-      const double got = y_simd[i * n + r];
-      REQUIRE(std::abs(got - expected) <= 1e-5 * magnitude + 1e-6);
-      REQUIRE(std::abs(got - y_ref[i * n + r]) <= bound + 2e-5 * magnitude + 1e-5);
+      const double got = y_simd[i * n + r], tol = gamma * magnitude + 2 * u * std::abs(expected) + 1e-30;
+      CAPTURE(got, expected, tol);
+      REQUIRE(std::abs(got - expected) <= tol);
+      REQUIRE(std::abs(got - y_ref[i * n + r]) <= bound + tol + 2 * u * std::abs(y_ref[i * n + r]));
     }
   }
+}
+
+template <class F>
+void check_against_reference(std::size_t m, std::size_t n, std::size_t k, int threads, epi which) {
+  const auto w_real = random_floats(n * k, 1234 + static_cast<unsigned>(n * 7 + k));
+  check_against_reference<F>(quantize_matrix<F>(w_real), m, n, k, threads, which);
 }
 
 template <class F>
@@ -168,6 +233,25 @@ using q5_k_quant_formats = lowbit_test::tuple_of_t<
 TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant simd == reference on odd shapes, every epilogue", "[gemm][simd][formats]",
                         q5_k_quant_formats) {
   check_odd_shapes<TestType>();
+}
+
+TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant simd == reference on random bytes in every field", "[gemm][simd][formats]",
+                        q5_k_quant_formats) {
+  // Not only what the quantizer writes: random codes, sub-block scales and minimums (every bit
+  // pattern of the packed 6-bit scale fields), with the fp16 d / dmin / m kept finite.
+  using F = TestType;
+  const std::size_t blk = F::block_size;
+  for (std::size_t n : {1, 17, 33}) {
+    const auto blocks = lowbit_test::random_blocks<F>(n * 2, 60 + static_cast<unsigned>(n),
+                                                      [](auto& b, std::mt19937& rng, auto& scale) {
+                                                        if constexpr (requires { b.dmin; })
+                                                          b.dmin = lowbit::f32_to_fp16(scale(rng));
+                                                        if constexpr (requires { b.m; })
+                                                          b.m = lowbit::f32_to_fp16(scale(rng));
+                                                      });
+    for (std::size_t m : {1, 3, 9}) check_against_reference<F>(blocks, m, n, 2 * blk, 1, epi::store);
+    check_against_reference<F>(blocks, 17, n, 2 * blk, 2, epi::bias_add);
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("gemm: q5/k-quant bit-plane pack then unpack restores the file bytes", "[gemm][pack][formats]",
@@ -266,8 +350,7 @@ TEST_CASE("gemm: Q5_K simd is bit-identical to llama.cpp's CPU order", "[gemm][s
         std::vector<float> y(m * n);
         lowbit::gemm<simd>(matrix_view<const float>(x.data(), m, k), packed, matrix_view<float>(y.data(), m, n),
                            lowbit::threads{2});
-        lowbit::activation_q8 xq;
-        lowbit::simd_detail::quantize_activations_k<xsimd::default_arch>(matrix_view<const float>(x.data(), m, k), xq);
+        const auto xq = reference_q8_k(x, m, k);  // the scalar reference encoder, not the SIMD one
         for (std::size_t i = 0; i < m; ++i) {
           for (std::size_t r = 0; r < n; ++r) {
             const float want = ggml_q5_k_dot(w.data() + r * (k / 256), xq, i, k / 256, m >= 8);
