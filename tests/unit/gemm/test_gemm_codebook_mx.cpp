@@ -23,6 +23,7 @@
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/gemm/gemm.hpp"
 #include "lowbit/gemm/reference.hpp"
+#include "shard.hpp"
 
 namespace {
 
@@ -31,9 +32,11 @@ using lowbit::matrix_view;
 namespace ggml = lowbit::ggml;
 namespace mx = lowbit::mx;
 // The catalogue's codebook i-quants, then OCP MX, F16 and NVIDIA NVFP4.
-using codebook_formats = decltype(std::tuple_cat(lowbit_test::tuple_of_t<lowbit::gguf_codebook_formats>{},
-                                                 std::tuple<mx::mxint8, mx::mxfp4, mx::mxfp6_e2m3, mx::mxfp6_e3m2, mx::mxfp8_e4m3,
-                                                            mx::mxfp8_e5m2, lowbit::f16, mx::nvfp4>{}));
+// This program's share of them (tests/support/shard.hpp: tests/CMakeLists.txt builds it in shards).
+using codebook_formats = lowbit_test::shard_t<decltype(std::tuple_cat(
+    lowbit_test::tuple_of_t<lowbit::gguf_codebook_formats>{},
+    std::tuple<mx::mxint8, mx::mxfp4, mx::mxfp6_e2m3, mx::mxfp6_e3m2, mx::mxfp8_e4m3, mx::mxfp8_e5m2, lowbit::f16,
+               mx::nvfp4>{}))>;
 
 // Formats whose SIMD kernel quantizes the activations to 8 bits (integer dot); the others decode
 // the weights to f32 and multiply the f32 activations.

@@ -25,6 +25,7 @@
 #include "lowbit/gemm/gemm.hpp"
 #include "lowbit/gemm/quantized_gemm.hpp"
 #include "lowbit/gemm/reference.hpp"
+#include "shard.hpp"
 
 namespace {
 
@@ -209,7 +210,8 @@ void check_non_finite_activations() {
   check_same_non_finite(y, y_ref);
 }
 
-using formats = std::tuple<                                                //
+// This program's share of the list (tests/support/shard.hpp: tests/CMakeLists.txt builds it in shards).
+using formats = lowbit_test::shard_t<std::tuple<                           //
     quant<binary, scale_f32, per_channel>,                                 //
     quant<binary, scale_fp8_e4m3, per_block<2, 32>>,                       //
     quant<ternary, scale_f16, per_group<32>>,                              //
@@ -236,21 +238,22 @@ using formats = std::tuple<                                                //
     quant<fp8_e4m3, scale_f16, per_group<64>>,                             //
     quant<fp8_e4m3, scale_f32, per_tensor>,                                //
     quant<fp8_e5m2, scale_bf16, per_channel>,                              //
-    quant<fp8_e5m2, scale_e8m0, per_block<4, 16>>>;
+    quant<fp8_e5m2, scale_e8m0, per_block<4, 16>>>>;
 
 // One of each decode kind: integer, table, minifloat.
-using kind_formats = std::tuple<quant<int_code<3, false>, scale_f16, per_group<64>, asymmetric>,
-                                quant<nf4, scale_bf16, per_channel>, quant<fp8_e4m3, scale_f32, per_tensor>>;
+using kind_formats =
+    lowbit_test::shard_t<std::tuple<quant<int_code<3, false>, scale_f16, per_group<64>, asymmetric>,
+                                    quant<nf4, scale_bf16, per_channel>, quant<fp8_e4m3, scale_f32, per_tensor>>>;
 
 // Random Q8_1 / Q8_K blocks: every code -128..127, scales of both signs (Q8_K's d is negative for a
 // positive largest element), Q8_1's s random bits (the kernel never reads it), Q8_K's bsums the
 // code sums.
-void fill_block(ggml::q8_1::block& b, std::mt19937& rng) {
+[[maybe_unused]] void fill_block(ggml::q8_1::block& b, std::mt19937& rng) {
   for (auto& q : b.qs) q = static_cast<std::int8_t>(rng());
   b.d = f32_to_fp16((rng() & 1 ? -1.0f : 1.0f) * std::ldexp(1.0f + 0.01f * (rng() % 100), -int(rng() % 12)));
   b.s = static_cast<std::uint16_t>(rng());
 }
-void fill_block(ggml::q8_k::block& b, std::mt19937& rng) {
+[[maybe_unused]] void fill_block(ggml::q8_k::block& b, std::mt19937& rng) {
   for (auto& q : b.qs) q = static_cast<std::int8_t>(rng());
   b.d = (rng() & 1 ? -1.0f : 1.0f) * std::ldexp(1.0f + 0.001f * (rng() % 1000), -int(rng() % 12));
   for (std::size_t g = 0; g < 16; ++g) {
@@ -262,11 +265,11 @@ void fill_block(ggml::q8_k::block& b, std::mt19937& rng) {
 
 // Scales that only the pack -> unpack identity sees: signalling and payload NaNs, -0, the
 // smallest subnormal, -Inf.
-void set_special_scale(ggml::q8_1::block& b, std::size_t i) {
+[[maybe_unused]] void set_special_scale(ggml::q8_1::block& b, std::size_t i) {
   constexpr std::uint16_t bits[] = {0x7c01, 0xfe3f, 0x8000, 0x0001, 0xfc00};
   b.d = bits[i % 5];
 }
-void set_special_scale(ggml::q8_k::block& b, std::size_t i) {
+[[maybe_unused]] void set_special_scale(ggml::q8_k::block& b, std::size_t i) {
   constexpr std::uint32_t bits[] = {0x7f800001, 0xffc12345, 0x80000000, 0x00000001, 0xff800000};
   b.d = std::bit_cast<float>(bits[i % 5]);
 }
@@ -308,13 +311,17 @@ void check_q8_blocks(std::initializer_list<std::size_t> ks) {
 
 }  // namespace
 
+#if LOWBIT_TEST_SHARD == 0
 TEST_CASE("gemm: q8_1 simd == reference on odd shapes, pack -> unpack restores the blocks", "[gemm][q8_1][simd]") {
   check_q8_blocks<ggml::q8_1>({32, 64, 96});
 }
+#endif
 
+#if LOWBIT_TEST_SHARD == LOWBIT_TEST_SHARDS - 1
 TEST_CASE("gemm: q8_k simd == reference on odd shapes, pack -> unpack restores the blocks", "[gemm][q8_k][simd]") {
   check_q8_blocks<ggml::q8_k>({256, 512});
 }
+#endif
 
 TEMPLATE_LIST_TEST_CASE("gemm: generic parametric simd decodes every raw code exactly", "[gemm][parametric][simd]",
                         formats) {
@@ -336,8 +343,10 @@ TEMPLATE_LIST_TEST_CASE("gemm: generic parametric simd propagates NaN/Inf activa
   check_non_finite_activations<native, TestType>();
 }
 
+#if LOWBIT_TEST_SHARD == 0
 TEST_CASE("gemm: generic parametric simd rejects a zero point outside the code range", "[gemm][parametric][simd]") {
   quantized_matrix<quant<int_code<3, true>, scale_f32, per_channel, asymmetric>> w(2, 8);
   w.zero_points()[1] = 4;  // int3 codes are -4..3
   REQUIRE_THROWS_AS(prepare_weight<native>(w), error);
 }
+#endif
