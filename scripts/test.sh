@@ -7,7 +7,7 @@
 # ~/.cache/lowbit), builds lowbit's tests, makes the re-quantized
 # Qwen file with lowbit-quantize (scripts/make_requant.sh), and runs every test through ctest; then
 # rebuilds the GGUF reader's tests (the fuzz test among them) under AddressSanitizer and UBSan and
-# runs those; runs every libFuzzer target for 20 s on its seeds (scripts/fuzz.sh); then the packaging checks (Conan, vcpkg layout, pkg-config) and the compile-time report.
+# runs those; the AArch64 cross build under qemu (scripts/test_arm.sh); runs every libFuzzer target for 20 s on its seeds (scripts/fuzz.sh); then the packaging checks (Conan, vcpkg layout, pkg-config) and the compile-time report.
 # Usage: scripts/test.sh [extra ctest arguments]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +35,9 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 LOWBIT_FUZZ_BPE_GGUF="$model" LOWBIT_FUZZ_SPM_GGUF="$LOWBIT_GEMMA3_GGUF" scripts/fuzz.sh --seconds 20
 
 ctest --test-dir build --output-on-failure -j "$jobs" "$@"
+
+# AArch64: the portable tests cross-compiled and run under qemu (-cpu max and cortex-a57).
+LOWBIT_JOBS="$jobs" scripts/test_arm.sh
 
 # Conan create (offline, system xsimd), the vcpkg port's layout and consumer, the pkg-config consumer.
 scripts/package_test.sh

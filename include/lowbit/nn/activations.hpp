@@ -54,7 +54,9 @@ inline batch_f32 exp_ggml(const batch_f32& x) noexcept {
 }
 
 /// x / (1 + exp(-x)) with `exp_ggml`, as ggml's `ggml_v_silu` (-x as 0 - x).
-inline batch_f32 silu(const batch_f32& x) noexcept { return x / (batch_f32(1.0f) + exp_ggml(batch_f32(0.0f) - x)); }
+inline batch_f32 silu(const batch_f32& x) noexcept {
+  return simd_detail::div(x, batch_f32(1.0f) + exp_ggml(batch_f32(0.0f) - x));
+}
 
 /// The tanh GELU of one float in f32 with ggml's operation order, `ggml_gelu_f32` (ggml-cpu
 /// vec.h) as GCC compiles it for an FMA target (llama.cpp's default -march=native build):

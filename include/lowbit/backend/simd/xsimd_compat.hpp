@@ -77,6 +77,17 @@ inline xsimd::batch<float, Arch> fmadd(const xsimd::batch<float, Arch>& x, const
   return xsimd::fma(x, y, z);
 }
 
+/// x / y correctly rounded. xsimd 8.1 has no AArch64 kernel for float division: it takes the
+/// 32-bit NEON one (reciprocal estimate, two Newton steps, a multiply), which is off by an ulp at
+/// times and more where 1 / y is subnormal; here AArch64 uses `fdiv` (vdivq_f32).
+template <class Arch>
+inline xsimd::batch<float, Arch> div(const xsimd::batch<float, Arch>& x, const xsimd::batch<float, Arch>& y) noexcept {
+#if XSIMD_VERSION_MAJOR < 9 && defined(__aarch64__)
+  if constexpr (std::is_base_of_v<xsimd::neon64, Arch>) return vdivq_f32(x, y);
+#endif
+  return x / y;
+}
+
 /// Largest lane (xsimd 8.1 has no `reduce_max`).
 template <class T, class Arch>
 inline T reduce_max(const xsimd::batch<T, Arch>& v) noexcept {
