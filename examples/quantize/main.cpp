@@ -29,6 +29,7 @@
 #include "lowbit/io/gguf.hpp"
 #include "lowbit/io/gguf_writer.hpp"
 #include "lowbit/quant/dequantize.hpp"
+#include "prune.hpp"
 #include "rules.hpp"
 
 namespace {
@@ -73,6 +74,11 @@ void print_usage(std::FILE* f) {
       "                                   int8_per_channel int4_g32_asym nf4_g64 fp8_e4m3_per_channel\n"
       "                                   mxfp4_g32 binary_g128\n"
       "  --imatrix FILE                   importance matrix (llama-imatrix's GGUF or legacy .dat file)\n"
+      "  --prune SPEC                     before quantizing, prune the blocks' projection weights (attn q/k/v/\n"
+      "                                   qkv/output, ffn gate/up/down; never token_embd, output or norms) per\n"
+      "                                   output row: SPEC is N:M along K (e.g. 2:4) or a sparsity (50%%, 0.5)\n"
+      "  --method magnitude|wanda         pruning score (default magnitude): |w|, or Wanda's |w| * ||x_j||_2\n"
+      "                                   with ||x_j||_2 from --imatrix (required for wanda)\n"
       "  --threads T                      threads (default: all hardware threads)\n"
       "  --allow-requantize               accepted for llama-quantize compatibility (always allowed)\n"
       "\n"
@@ -89,8 +95,9 @@ void print_usage(std::FILE* f) {
 
 struct arguments {
   std::string input, output, type;
-  std::string imatrix;     ///< --imatrix FILE, empty without
-  std::string fake_quant;  ///< --fake-quant SPEC, empty without
+  std::string imatrix;                  ///< --imatrix FILE, empty without
+  std::string fake_quant;               ///< --fake-quant SPEC, empty without
+  std::optional<qt::prune_spec> prune;  ///< --prune SPEC [--method METHOD]
   qt::options opt;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
 };
@@ -98,6 +105,7 @@ struct arguments {
 arguments parse_arguments(int argc, char** argv) {
   arguments a;
   std::vector<std::string> positional;
+  std::string prune_text, method;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     const auto value = [&]() -> std::string {
@@ -133,6 +141,14 @@ arguments parse_arguments(int argc, char** argv) {
                     a.fake_quant) == std::end(quantize_tool::fake_quant_names)) {
         usage_error("--fake-quant: unknown format '" + a.fake_quant + "'");
       }
+    } else if (arg == "--prune") {
+      method = method.empty() ? "magnitude" : method;
+      prune_text = value();
+    } else if (arg == "--method") {
+      method = value();
+      if (method != "magnitude" && method != "wanda") {
+        usage_error("--method: want magnitude or wanda, got '" + method + "'");
+      }
     } else if (arg == "--allow-requantize") {
     } else if (arg == "--threads") {
       const std::string v = value();
@@ -153,6 +169,18 @@ arguments parse_arguments(int argc, char** argv) {
   a.output = positional[1];
   a.type = positional[2];
   if (!a.fake_quant.empty() && a.type != "F32") usage_error("--fake-quant writes F32 files: TYPE must be F32");
+  if (prune_text.empty() && !method.empty()) usage_error("--method needs --prune");
+  if (!prune_text.empty()) {
+    try {
+      a.prune = qt::parse_prune_spec(prune_text);
+    } catch (const lowbit::error& e) {
+      usage_error(e.what());
+    }
+    a.prune->method = method == "wanda" ? qt::prune_method::wanda : qt::prune_method::magnitude;
+    if (a.prune->method == qt::prune_method::wanda && a.imatrix.empty()) {
+      usage_error("--method wanda needs --imatrix FILE (the mean of x_j^2 per input column)");
+    }
+  }
   return a;
 }
 
@@ -230,6 +258,21 @@ std::vector<float> dequantize_tensor(const io::gguf_tensor_info& t, unsigned thr
   return out;
 }
 
+/// Decodes `bytes` (rows of k values of type `t`) to f32.
+std::vector<float> decode_rows(std::span<const std::byte> bytes, type t, std::size_t k, unsigned threads) {
+  return lowbit::visit_format(qt::quantize_formats{}, t, [&]<class F>(F) {
+    const std::size_t row_bytes = k / F::block_size * F::block_bytes;
+    const std::size_t rows = bytes.size() / row_bytes;
+    std::vector<float> out(rows * k);
+    parallel_rows(rows, threads, [&](std::size_t r0, std::size_t r1) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        lowbit::dequantize_row<F>(bytes.subspan(r * row_bytes, row_bytes), std::span<float>(out.data() + r * k, k));
+      }
+    });
+    return out;
+  });
+}
+
 /// Encodes `x` (rows of k floats; ne1 rows per expert) to `target`; `importance` is null or holds k
 /// floats per expert (ne0 * ne2), row r using expert r / ne1's (llama_tensor_quantize_impl).
 std::vector<std::byte> quantize_tensor(std::span<const float> x, std::size_t k, std::size_t rows_per_expert,
@@ -295,10 +338,35 @@ int run(const arguments& args) {
       fake[i] = qt::target_type(q8, facts, q8_ft) != t->type;
     }
   }
-  for (const auto* t : tensors) {
+  // --prune: the blocks' projection weights (prune.hpp), checked before any work.
+  std::vector<bool> pruned(tensors.size(), false);
+  for (std::size_t i = 0; args.prune && i < tensors.size(); ++i) {
+    const auto* t = tensors[i];
+    pruned[i] = qt::is_pruned_tensor(t->name, ggml_n_dims(*t));
+    if (!pruned[i]) continue;
+    const std::string name(t->name);
+    if (args.prune->nm) {
+      lowbit::check(t->ne[0] % args.prune->nm->m == 0, errc::shape_mismatch, [&] {
+        return "--prune " + args.prune->text() + ": tensor '" + name + "' has rows of " + std::to_string(t->ne[0]) +
+               " weights, not a multiple of M = " + std::to_string(args.prune->nm->m);
+      });
+    }
+    if (args.prune->method == qt::prune_method::wanda) {
+      const auto it = imatrix->values.find(name);
+      lowbit::check(it != imatrix->values.end(), errc::invalid_argument, [&] {
+        return "--method wanda: the importance matrix '" + args.imatrix + "' has no entry for tensor '" + name + "'";
+      });
+      lowbit::check(it->second.size() == t->ne[0], errc::shape_mismatch, [&] {
+        return "--method wanda: the importance matrix entry of '" + name + "' has " +
+               std::to_string(it->second.size()) + " values, the tensor has " + std::to_string(t->ne[0]) + " columns";
+      });
+    }
+  }
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto* t = tensors[i];
     const qt::tensor_facts facts{std::string(t->name), t->type, ggml_n_dims(*t), t->ne[0], t->ne[2]};
     const type target = qt::target_type(qs, facts, ft);
-    if (target != t->type) {
+    if (target != t->type || pruned[i]) {
       for (type needed : {t->type, target}) {
         lowbit::check(qt::quantize_formats::contains(needed), errc::unsupported, [&] {
           return "tensor '" + std::string(t->name) + "' needs type " + std::string(lowbit::ggml::name(needed)) + " (" +
@@ -334,6 +402,34 @@ int run(const arguments& args) {
 
   std::uint64_t size_in = 0, size_out = 0;
   double fake_bits = 0, fake_elements = 0;
+  qt::zero_count prune_before, prune_after;  // totals over the pruned tensors
+  // Prunes x (tensor t's f32 values) in place and counts its zeros.
+  const auto prune_tensor = [&](const io::gguf_tensor_info& t, std::vector<float>& x) {
+    const std::size_t k = t.ne[0];
+    std::span<const float> mean_sq;
+    if (args.prune->method == qt::prune_method::wanda) mean_sq = imatrix->values.at(std::string(t.name));
+    parallel_rows(x.size() / k, args.threads,
+                  [&](std::size_t r0, std::size_t r1) { qt::prune_rows(x, k, r0, r1, *args.prune, mean_sq); });
+    const qt::zero_count c = qt::count_zeros(x, k, args.prune->nm);
+    prune_before.zeros += c.zeros;
+    prune_before.elements += c.elements;
+  };
+  // Logs the zeros of a pruned tensor after quantization (decoded values).
+  const auto report_pruned = [&](std::span<const float> decoded, std::size_t k, std::string_view value_type) {
+    const qt::zero_count c = qt::count_zeros(decoded, k, args.prune->nm);
+    prune_after.zeros += c.zeros;
+    prune_after.elements += c.elements;
+    prune_after.nm_groups += c.nm_groups;
+    prune_after.nm_groups_ok += c.nm_groups_ok;
+    std::printf("           pruned %s by %s: sparsity after quantization to %s = %.2f%%", args.prune->text().c_str(),
+                std::string(args.prune->method_name()).c_str(), std::string(value_type).c_str(),
+                100.0 * static_cast<double>(c.zeros) / static_cast<double>(std::max<std::size_t>(1, c.elements)));
+    if (c.nm_groups > 0) {
+      std::printf(", groups of %zu with <= %zu non-zeros = %.2f%%", args.prune->nm->m, args.prune->nm->n,
+                  100.0 * static_cast<double>(c.nm_groups_ok) / static_cast<double>(c.nm_groups));
+    }
+    std::printf("\n");
+  };
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const io::gguf_tensor_info& t = *tensors[i];
     std::printf("[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, tensors.size(), std::string(t.name).c_str(),
@@ -341,7 +437,8 @@ int run(const arguments& args) {
     std::vector<std::uint64_t> ne(t.ne.begin(), t.ne.begin() + ggml_n_dims(t));
     size_in += t.n_bytes;
     if (fake[i]) {
-      const std::vector<float> x = dequantize_tensor(t, args.threads);
+      std::vector<float> x = dequantize_tensor(t, args.threads);
+      if (pruned[i]) prune_tensor(t, x);
       const auto r = quantize_tool::fake_quantize(args.fake_quant, x, x.size() / t.ne[0], t.ne[0]);
       std::vector<std::byte> bytes(r.decoded.size() * sizeof(float));
       std::memcpy(bytes.data(), r.decoded.data(), bytes.size());
@@ -349,8 +446,9 @@ int run(const arguments& args) {
       fake_elements += static_cast<double>(x.size());
       size_out += bytes.size();
       std::printf("%s, decoded to F32 (%.3f bits per weight packed)\n", args.fake_quant.c_str(), r.bits_per_weight);
+      if (pruned[i]) report_pruned(r.decoded, t.ne[0], args.fake_quant);
       out.add_tensor(t.name, type::f32, ne, std::move(bytes));
-    } else if (targets[i] == t.type) {
+    } else if (targets[i] == t.type && !pruned[i]) {
       out.add_tensor(t.name, t.type, ne, t.data);  // the input stays mapped until the write
       size_out += t.n_bytes;
       std::printf("size = %8.3f MiB\n", static_cast<double>(t.n_bytes) / 1048576.0);
@@ -374,12 +472,16 @@ int run(const arguments& args) {
       }
       lowbit::check(importance != nullptr || !qt::requires_imatrix(t.name, targets[i], ft.id), errc::invalid_argument,
                     [&] { return "missing importance matrix entry for tensor '" + std::string(t.name) + "'"; });
-      const std::vector<float> x = dequantize_tensor(t, args.threads);
+      std::vector<float> x = dequantize_tensor(t, args.threads);
+      if (pruned[i]) prune_tensor(t, x);
       std::vector<std::byte> q = quantize_tensor(x, t.ne[0], t.ne[1], importance, targets[i], args.threads);
       size_out += q.size();
       std::printf("converting to %s .. size = %8.2f MiB -> %8.2f MiB\n",
                   std::string(lowbit::ggml::name(targets[i])).c_str(), static_cast<double>(t.n_bytes) / 1048576.0,
                   static_cast<double>(q.size()) / 1048576.0);
+      if (pruned[i]) {
+        report_pruned(decode_rows(q, targets[i], t.ne[0], args.threads), t.ne[0], lowbit::ggml::name(targets[i]));
+      }
       out.add_tensor(t.name, targets[i], ne, std::move(q));
     }
   }
@@ -392,6 +494,21 @@ int run(const arguments& args) {
   if (fake_elements > 0) {
     std::printf("fake-quant: %s bits_per_weight=%.4f packed_bytes=%.0f\n", args.fake_quant.c_str(),
                 fake_bits / fake_elements, fake_bits / 8.0);
+  }
+  if (args.prune) {
+    const auto pct = [](const qt::zero_count& c) {
+      return 100.0 * static_cast<double>(c.zeros) / static_cast<double>(std::max<std::size_t>(1, c.elements));
+    };
+    std::printf("prune: %s by %s on %zu tensors (%zu weights): sparsity %.2f%% before quantization, %.2f%% after",
+                args.prune->text().c_str(), std::string(args.prune->method_name()).c_str(),
+                static_cast<std::size_t>(std::count(pruned.begin(), pruned.end(), true)), prune_before.elements,
+                pct(prune_before), pct(prune_after));
+    if (prune_after.nm_groups > 0) {
+      std::printf("; %zu:%zu groups holding the pattern after quantization %.2f%%", args.prune->nm->n,
+                  args.prune->nm->m,
+                  100.0 * static_cast<double>(prune_after.nm_groups_ok) / static_cast<double>(prune_after.nm_groups));
+    }
+    std::printf("\n");
   }
   std::printf("wrote %s\n", args.output.c_str());
   return 0;
