@@ -8,10 +8,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "lowbit/core/backend.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/core/matrix_view.hpp"
 #include "lowbit/core/parallel.hpp"
+#include "lowbit/gemm/epilogue.hpp"
+#include "lowbit/gemm/workspace.hpp"
 #include "lowbit/prune/nm_sparse.hpp"
 #include "lowbit/quant/activation_q8.hpp"
 
@@ -103,6 +106,37 @@ requires(std::is_same_v<typename Values::code_type, std::int8_t>) void gemm_nm_q
       }
     }
   });
+}
+
+namespace detail {
+/// Runs `product(out)` (a sparse kernel writing y = x · Wᵀ) and then the epilogue: straight into y
+/// for `epilogue::store`, otherwise into an (M, N) scratch (the workspace's, so a warm workspace
+/// allocates nothing) whose rows the epilogue stores into y.
+template <epilogue::stage E, class Product>
+void run_with_epilogue(matrix_view<float> y, const E& e, gemm_workspace* ws, Product&& product) {
+  if constexpr (std::is_same_v<E, epilogue::store>) {
+    product(y);
+  } else {
+    std::vector<float> local;
+    std::vector<float>& buffer = ws != nullptr ? ws->scratch : local;
+    if (buffer.size() < y.rows * y.cols) buffer.resize(y.rows * y.cols);
+    const matrix_view<float> acc(buffer.data(), y.rows, y.cols);
+    product(acc);
+    for (std::size_t i = 0; i < y.rows; ++i) e(y.row(i), acc.row(i), 0, y.cols);
+  }
+}
+}  // namespace detail
+
+/// `gemm<backend::reference>` on an N:M sparse weight: y(M, N) = epilogue(x(M, K) · Wᵀ), the product
+/// by `gemm_nm_reference` (bit-identical to the dense reference GEMM on `w.unpack()`), then the
+/// epilogue (bias, residual) per row. So a `graph::linear` layer takes an `nm_sparse_matrix` as its
+/// weight. Shapes and errors as `gemm_nm_reference`. Allocation: an (M, N) scratch for epilogues
+/// other than store (none once `ws` has grown).
+template <backend_policy B, class Values, class Layout, epilogue::stage E = epilogue::store>
+requires std::is_same_v<B, backend::reference>
+void gemm(matrix_view<const float> x, const nm_sparse_matrix<Values, Layout>& w, matrix_view<float> y, threads t = {},
+          const E& e = {}, gemm_workspace* ws = nullptr) {
+  detail::run_with_epilogue(y, e, ws, [&](matrix_view<float> out) { gemm_nm_reference(x, w, out, t); });
 }
 
 }  // namespace lowbit::prune

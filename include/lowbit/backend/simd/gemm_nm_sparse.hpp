@@ -407,4 +407,20 @@ requires(std::is_same_v<typename Values::code_type, std::int8_t>) void gemv_nm_s
   gemm_nm_simd<Arch>(matrix_view<const float>(x, 1, w.cols()), w, matrix_view<float>(y, 1, w.rows()), t);
 }
 
+/// `gemm<backend::simd<Arch>>` on an N:M sparse weight: `gemm_nm_simd` then the epilogue per row
+/// (prune::gemm for the reference backend has the same contract), so a `graph::linear` layer on
+/// the SIMD backend takes an `nm_sparse_matrix` as its weight. Only 2:4 with int8 values
+/// (`nm_int8_per_channel`, `nm_q8_0`) has a SIMD kernel: any other pattern or value format fails to
+/// compile with a message saying so. Shapes and errors as `gemm_nm_simd`.
+template <backend_policy B, class Values, class Layout, epilogue::stage E = epilogue::store>
+requires std::is_same_v<B, backend::simd<typename B::arch_type>>
+void gemm(matrix_view<const float> x, const nm_sparse_matrix<Values, Layout>& w, matrix_view<float> y, threads t = {},
+          const E& e = {}, gemm_workspace* ws = nullptr) {
+  static_assert(std::is_same_v<Layout, nm_sparse<2, 4>> && std::is_same_v<typename Values::code_type, std::int8_t>,
+                "lowbit: the SIMD N:M sparse GEMM is 2:4 with int8 values (nm_int8_per_channel, nm_q8_0); run "
+                "other patterns and value formats on backend::reference");
+  detail::run_with_epilogue(y, e, ws,
+                            [&](matrix_view<float> out) { gemm_nm_simd<typename B::arch_type>(x, w, out, t); });
+}
+
 }  // namespace lowbit::prune
