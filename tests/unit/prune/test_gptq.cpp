@@ -20,8 +20,11 @@
 #include "lowbit/prune/nm.hpp"
 #include "lowbit/quant/block_matrix.hpp"
 #include "lowbit/quant/quantized_matrix.hpp"
+#include "obs_test_support.hpp"
 
 namespace {
+
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
 
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
@@ -29,80 +32,6 @@ using int4_g32_sym = lowbit::quant<lowbit::int_code<4, true>, lowbit::scale_f16,
 using int4_channel_sym = lowbit::quant<lowbit::int_code<4, true>, lowbit::scale_f32, lowbit::per_channel>;
 using int4_g128_asym =
     lowbit::quant<lowbit::int_code<4, false>, lowbit::scale_f16, lowbit::per_group<128>, lowbit::asymmetric>;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-// Correlated activations X(T, K) = Z (I + 2 A) with a random mixing A, every 7th feature louder.
-std::vector<float> correlated_x(std::size_t t, std::size_t k, std::uint32_t seed) {
-  const auto z = random_floats(t * k, seed);
-  const auto a = random_floats(k * k, seed + 1, 1.0f / std::sqrt(static_cast<float>(k)));
-  std::vector<float> x(t * k, 0.0f);
-  for (std::size_t r = 0; r < t; ++r) {
-    for (std::size_t j = 0; j < k; ++j) {
-      double s = z[r * k + j];
-      for (std::size_t p = 0; p < k; ++p) s += 2.0 * z[r * k + p] * a[p * k + j];
-      x[r * k + j] = static_cast<float>(s * (j % 7 == 0 ? 3.0 : 1.0));
-    }
-  }
-  return x;
-}
-
-prune::hessian make_hessian(const std::vector<float>& x, std::size_t t, std::size_t k) {
-  prune::hessian h(k);
-  h.add(matrix_view<const float>(x.data(), t, k));
-  return h;
-}
-
-std::vector<double> damped_hessian(const std::vector<float>& x, std::size_t t, std::size_t k, double percdamp) {
-  std::vector<double> h(k * k, 0.0);
-  for (std::size_t i = 0; i < k; ++i) {
-    for (std::size_t j = 0; j < k; ++j) {
-      double s = 0;
-      for (std::size_t r = 0; r < t; ++r) s += static_cast<double>(x[r * k + i]) * x[r * k + j];
-      h[i * k + j] = 2.0 * s / static_cast<double>(t);
-    }
-  }
-  double mean = 0;
-  for (std::size_t i = 0; i < k; ++i) mean += h[i * k + i];
-  mean /= static_cast<double>(k);
-  for (std::size_t i = 0; i < k; ++i) h[i * k + i] += percdamp * mean;
-  return h;
-}
-
-std::vector<double> gauss_jordan_inverse(std::vector<double> a, std::size_t n) {
-  std::vector<double> inv(n * n, 0.0);
-  for (std::size_t i = 0; i < n; ++i) inv[i * n + i] = 1.0;
-  for (std::size_t c = 0; c < n; ++c) {
-    std::size_t p = c;
-    for (std::size_t r = c + 1; r < n; ++r) {
-      if (std::fabs(a[r * n + c]) > std::fabs(a[p * n + c])) p = r;
-    }
-    for (std::size_t j = 0; j < n; ++j) {
-      std::swap(a[c * n + j], a[p * n + j]);
-      std::swap(inv[c * n + j], inv[p * n + j]);
-    }
-    const double d = a[c * n + c];
-    for (std::size_t j = 0; j < n; ++j) {
-      a[c * n + j] /= d;
-      inv[c * n + j] /= d;
-    }
-    for (std::size_t r = 0; r < n; ++r) {
-      if (r == c) continue;
-      const double f = a[r * n + c];
-      for (std::size_t j = 0; j < n; ++j) {
-        a[r * n + j] -= f * a[c * n + j];
-        inv[r * n + j] -= f * inv[c * n + j];
-      }
-    }
-  }
-  return inv;
-}
 
 // Dense OBS quantization: columns are eliminated in `order` (order[j] = original column j-th); when
 // the first column of a group (g consecutive original columns) is reached, the group's grid is fixed
@@ -162,43 +91,6 @@ struct masked_quantizer {
   }
   float round(std::size_t n, std::size_t k, float w) { return (*m)(n, k) ? qz->round(n, k, w) : qz->round(n, k, 0.0f); }
 };
-
-double output_error(const std::vector<float>& x, std::size_t t, std::size_t k, const std::vector<float>& w,
-                    const std::vector<float>& v, std::size_t n) {
-  double e = 0;
-  for (std::size_t r = 0; r < t; ++r) {
-    for (std::size_t o = 0; o < n; ++o) {
-      double d = 0;
-      for (std::size_t j = 0; j < k; ++j) {
-        d += static_cast<double>(x[r * k + j]) * (static_cast<double>(w[o * k + j]) - v[o * k + j]);
-      }
-      e += d * d;
-    }
-  }
-  return std::sqrt(e);
-}
-
-template <class F>
-std::vector<float> rtn(const std::vector<float>& w, std::size_t n, std::size_t k) {
-  return lowbit::dequantize(lowbit::quantize<F>(matrix_view<const float>(w.data(), n, k)));
-}
-
-template <class F>
-void check_beats_rtn(std::size_t n, std::size_t k, std::uint32_t seed) {
-  const std::size_t t = 64;
-  const auto x = correlated_x(t, k, seed);
-  const auto w = random_floats(n * k, seed + 7, 0.5f);
-  const auto h = make_hessian(x, t, k);
-  const matrix_view<const float> wv(w.data(), n, k);
-  const auto base = output_error(x, t, k, w, rtn<F>(w, n, k), n);
-  for (const bool act : {false, true}) {
-    const auto r = prune::gptq<F>(wv, h, {.act_order = act});
-    CHECK(lowbit::dequantize(r.quantized) == r.dequantized);  // the storage holds exactly these values
-    const auto e = output_error(x, t, k, w, r.dequantized, n);
-    INFO("act_order " << act << ": gptq " << e << " vs rtn " << base);
-    CHECK(e < base);
-  }
-}
 
 }  // namespace
 

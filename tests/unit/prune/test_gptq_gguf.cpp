@@ -20,77 +20,14 @@
 #include "lowbit/prune/gptq.hpp"
 #include "lowbit/prune/nm.hpp"
 #include "lowbit/quant/block_matrix.hpp"
+#include "obs_test_support.hpp"
 
 namespace {
 
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
+
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-// Correlated activations X(T, K) = Z (I + 2 A) with a random mixing A, every 7th feature louder.
-std::vector<float> correlated_x(std::size_t t, std::size_t k, std::uint32_t seed) {
-  const auto z = random_floats(t * k, seed);
-  const auto a = random_floats(k * k, seed + 1, 1.0f / std::sqrt(static_cast<float>(k)));
-  std::vector<float> x(t * k, 0.0f);
-  for (std::size_t r = 0; r < t; ++r) {
-    for (std::size_t j = 0; j < k; ++j) {
-      double s = z[r * k + j];
-      for (std::size_t p = 0; p < k; ++p) s += 2.0 * z[r * k + p] * a[p * k + j];
-      x[r * k + j] = static_cast<float>(s * (j % 7 == 0 ? 3.0 : 1.0));
-    }
-  }
-  return x;
-}
-
-prune::hessian make_hessian(const std::vector<float>& x, std::size_t t, std::size_t k) {
-  prune::hessian h(k);
-  h.add(matrix_view<const float>(x.data(), t, k));
-  return h;
-}
-
-double output_error(const std::vector<float>& x, std::size_t t, std::size_t k, const std::vector<float>& w,
-                    const std::vector<float>& v, std::size_t n) {
-  double e = 0;
-  for (std::size_t r = 0; r < t; ++r) {
-    for (std::size_t o = 0; o < n; ++o) {
-      double d = 0;
-      for (std::size_t j = 0; j < k; ++j) {
-        d += static_cast<double>(x[r * k + j]) * (static_cast<double>(w[o * k + j]) - v[o * k + j]);
-      }
-      e += d * d;
-    }
-  }
-  return std::sqrt(e);
-}
-
-template <class F>
-std::vector<float> rtn(const std::vector<float>& w, std::size_t n, std::size_t k) {
-  return lowbit::dequantize(lowbit::quantize<F>(matrix_view<const float>(w.data(), n, k)));
-}
-
-template <class F>
-void check_beats_rtn(std::size_t n, std::size_t k, std::uint32_t seed) {
-  const std::size_t t = 64;
-  const auto x = correlated_x(t, k, seed);
-  const auto w = random_floats(n * k, seed + 7, 0.5f);
-  const auto h = make_hessian(x, t, k);
-  const matrix_view<const float> wv(w.data(), n, k);
-  const auto base = output_error(x, t, k, w, rtn<F>(w, n, k), n);
-  for (const bool act : {false, true}) {
-    const auto r = prune::gptq<F>(wv, h, {.act_order = act});
-    CHECK(lowbit::dequantize(r.quantized) == r.dequantized);  // the storage holds exactly these values
-    const auto e = output_error(x, t, k, w, r.dequantized, n);
-    INFO("act_order " << act << ": gptq " << e << " vs rtn " << base);
-    CHECK(e < base);
-  }
-}
 
 }  // namespace
 

@@ -19,19 +19,14 @@
 #include "lowbit/prune/nm.hpp"
 #include "lowbit/prune/score_mask.hpp"
 #include "lowbit/prune/wanda.hpp"
+#include "prune_test_data.hpp"
 
 namespace {
 
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
+
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 matrix_view<const float> view(const std::vector<float>& v, std::size_t rows, std::size_t cols) {
   return {v.data(), rows, cols};

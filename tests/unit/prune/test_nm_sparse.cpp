@@ -17,27 +17,14 @@
 #include "lowbit/prune/mask.hpp"
 #include "lowbit/prune/nm.hpp"
 #include "lowbit/prune/nm_sparse.hpp"
+#include "prune_test_data.hpp"
 
 namespace {
 
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
+
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-/// A random (rows, cols) weight pruned to N:M by magnitude.
-std::vector<float> nm_weight(std::size_t rows, std::size_t cols, prune::nm_pattern p, std::uint32_t seed) {
-  auto w = random_floats(rows * cols, seed);
-  const matrix_view<float> v(w.data(), rows, cols);
-  prune::apply_mask(v, prune::magnitude_nm_mask(v, p));
-  return w;
-}
 
 template <std::size_t N, std::size_t M>
 void check_f32_roundtrip(std::size_t rows, std::size_t cols, std::uint32_t seed) {

@@ -22,38 +22,14 @@
 #include "lowbit/prune/nm_sparse.hpp"
 #include "lowbit/prune/nm_sparse_gemm.hpp"
 #include "lowbit/quant/activation_q8.hpp"
+#include "prune_test_data.hpp"
 
 namespace {
 
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
+
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-/// A random (rows, cols) weight pruned to N:M by magnitude.
-std::vector<float> nm_weight(std::size_t rows, std::size_t cols, prune::nm_pattern p, std::uint32_t seed) {
-  auto w = random_floats(rows * cols, seed);
-  const matrix_view<float> v(w.data(), rows, cols);
-  prune::apply_mask(v, prune::magnitude_nm_mask(v, p));
-  return w;
-}
-
-/// y = x · wᵀ by the dense reference GEMM of lowbit (f32 weights).
-std::vector<float> dense_reference(const std::vector<float>& x, const std::vector<float>& w, std::size_t m,
-                                   std::size_t n, std::size_t k) {
-  std::vector<float> y(m * n);
-  const lowbit::weight_view<lowbit::f32> view{reinterpret_cast<const lowbit::f32::block*>(w.data()), n, k};
-  lowbit::gemm<lowbit::backend::reference>(matrix_view<const float>(x.data(), m, k),
-                                           lowbit::prepare_weight<lowbit::backend::reference>(view),
-                                           matrix_view<float>(y.data(), m, n));
-  return y;
-}
 
 }  // namespace
 

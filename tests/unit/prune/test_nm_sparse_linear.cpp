@@ -16,22 +16,17 @@
 #include "lowbit/prune/nm.hpp"
 #include "lowbit/prune/nm_sparse.hpp"
 #include "lowbit/prune/nm_sparse_gemm.hpp"
+#include "prune_test_data.hpp"
 
 namespace {
+
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
 
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
 namespace graph = lowbit::graph;
 using sparse_q8 = prune::nm_sparse_matrix<prune::nm_q8_0, prune::nm_sparse<2, 4>>;
 using sparse_f32 = prune::nm_sparse_matrix<prune::nm_f32, prune::nm_sparse<1, 4>>;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 template <class Sparse>
 Sparse pruned(std::size_t n, std::size_t k, prune::nm_pattern p, std::uint32_t seed) {

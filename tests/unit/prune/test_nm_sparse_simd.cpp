@@ -24,20 +24,15 @@
 #include "lowbit/prune/nm.hpp"
 #include "lowbit/prune/nm_sparse.hpp"
 #include "lowbit/prune/nm_sparse_gemm.hpp"
+#include "prune_test_data.hpp"
 
 namespace {
+
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
 
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
 using layout24 = prune::nm_sparse<2, 4>;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 /// Integers in [-127, 127] with 127 or -127 in every block of 32 (so every Q8 scale is exactly 1).
 std::vector<float> unit_scale_integers(std::size_t rows, std::size_t cols, std::uint32_t seed) {
@@ -53,16 +48,6 @@ std::vector<float> prune24(std::vector<float> w, std::size_t rows, std::size_t c
   const matrix_view<float> v(w.data(), rows, cols);
   prune::apply_mask(v, prune::magnitude_nm_mask(v, {.n = 2, .m = 4}));
   return w;
-}
-
-std::vector<float> dense_reference(const std::vector<float>& x, const std::vector<float>& w, std::size_t m,
-                                   std::size_t n, std::size_t k) {
-  std::vector<float> y(m * n);
-  const lowbit::weight_view<lowbit::f32> view{reinterpret_cast<const lowbit::f32::block*>(w.data()), n, k};
-  lowbit::gemm<lowbit::backend::reference>(matrix_view<const float>(x.data(), m, k),
-                                           lowbit::prepare_weight<lowbit::backend::reference>(view),
-                                           matrix_view<float>(y.data(), m, n));
-  return y;
 }
 
 bool cpu_has_vbmi_vnni() {

@@ -20,84 +20,14 @@
 #include "lowbit/prune/nm.hpp"
 #include "lowbit/prune/obs.hpp"
 #include "lowbit/prune/sparsegpt.hpp"
+#include "obs_test_support.hpp"
 
 namespace {
 
+using namespace prune_test;  // shared data and oracles (prune_test_data.hpp, obs_test_support.hpp)
+
 using lowbit::matrix_view;
 namespace prune = lowbit::prune;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-// Correlated activations X(T, K) = Z(T, K) * A(K, K) with a random mixing A, plus a few loud features.
-std::vector<float> correlated_x(std::size_t t, std::size_t k, std::uint32_t seed) {
-  const auto z = random_floats(t * k, seed);
-  const auto a = random_floats(k * k, seed + 1, 1.0f / std::sqrt(static_cast<float>(k)));
-  std::vector<float> x(t * k, 0.0f);
-  for (std::size_t r = 0; r < t; ++r) {
-    for (std::size_t j = 0; j < k; ++j) {
-      double s = z[r * k + j];  // identity part keeps X^T X well conditioned
-      for (std::size_t p = 0; p < k; ++p) s += 2.0 * z[r * k + p] * a[p * k + j];
-      x[r * k + j] = static_cast<float>(s * (j % 7 == 0 ? 3.0 : 1.0));
-    }
-  }
-  return x;
-}
-
-// The damped Hessian written from its definition: 2 X^T X / T, dead diagonal -> 1, + percdamp * mean(diag).
-std::vector<double> damped_hessian(const std::vector<float>& x, std::size_t t, std::size_t k, double percdamp) {
-  std::vector<double> h(k * k, 0.0);
-  for (std::size_t i = 0; i < k; ++i) {
-    for (std::size_t j = 0; j < k; ++j) {
-      double s = 0;
-      for (std::size_t r = 0; r < t; ++r) s += static_cast<double>(x[r * k + i]) * x[r * k + j];
-      h[i * k + j] = 2.0 * s / static_cast<double>(t);
-    }
-  }
-  double mean = 0;
-  for (std::size_t i = 0; i < k; ++i) {
-    if (h[i * k + i] == 0.0) h[i * k + i] = 1.0;
-    mean += h[i * k + i];
-  }
-  mean /= static_cast<double>(k);
-  for (std::size_t i = 0; i < k; ++i) h[i * k + i] += percdamp * mean;
-  return h;
-}
-
-// Inverse by Gauss-Jordan elimination with partial pivoting.
-std::vector<double> gauss_jordan_inverse(std::vector<double> a, std::size_t n) {
-  std::vector<double> inv(n * n, 0.0);
-  for (std::size_t i = 0; i < n; ++i) inv[i * n + i] = 1.0;
-  for (std::size_t c = 0; c < n; ++c) {
-    std::size_t p = c;
-    for (std::size_t r = c + 1; r < n; ++r) {
-      if (std::fabs(a[r * n + c]) > std::fabs(a[p * n + c])) p = r;
-    }
-    for (std::size_t j = 0; j < n; ++j) {
-      std::swap(a[c * n + j], a[p * n + j]);
-      std::swap(inv[c * n + j], inv[p * n + j]);
-    }
-    const double d = a[c * n + c];
-    for (std::size_t j = 0; j < n; ++j) {
-      a[c * n + j] /= d;
-      inv[c * n + j] /= d;
-    }
-    for (std::size_t r = 0; r < n; ++r) {
-      if (r == c) continue;
-      const double f = a[r * n + c];
-      for (std::size_t j = 0; j < n; ++j) {
-        a[r * n + j] -= f * a[c * n + j];
-        inv[r * n + j] -= f * inv[c * n + j];
-      }
-    }
-  }
-  return inv;
-}
 
 // Dense OBS (Hassibi & Stork): eliminate columns 0..K-1 in order; at step j the inverse of H over the
 // remaining columns F = {j..K-1} is recomputed from scratch and every row moves by
@@ -127,20 +57,6 @@ double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) 
     den = std::max(den, std::fabs(b[i]));
   }
   return num / den;
-}
-
-// ||X W^T - X V^T||_F^2 for W, V (N, K).
-template <class A, class B>
-double output_error(const std::vector<float>& x, std::size_t t, std::size_t k, const A& w, const B& v, std::size_t n) {
-  double e = 0;
-  for (std::size_t r = 0; r < t; ++r) {
-    for (std::size_t o = 0; o < n; ++o) {
-      double d = 0;
-      for (std::size_t j = 0; j < k; ++j) d += static_cast<double>(x[r * k + j]) * (w[o * k + j] - v[o * k + j]);
-      e += d * d;
-    }
-  }
-  return e;
 }
 
 }  // namespace
