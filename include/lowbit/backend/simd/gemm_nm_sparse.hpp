@@ -40,6 +40,20 @@ inline constexpr bool has_nm_vbmi_v =
     false;
 #endif
 
+#if LOWBIT_DETAIL_NM_VBMI
+/// The VBMI index decode of 2:4 (`vpmultishiftqb`), for kept values t = 0..63 of 128 dense columns:
+/// t's 2 index bits start at bit 2 (t % 32) of its 64-bit half of the index bytes, and its group's
+/// first dense column is (t / 2) * 4.
+alignas(64) inline constexpr std::uint8_t nm24_index_shift[64] = {
+    0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
+    44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22,
+    24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
+alignas(64) inline constexpr std::uint8_t nm24_group_base[64] = {
+    0,  0,  4,  4,  8,  8,  12,  12,  16,  16,  20,  20,  24,  24,  28,  28,  32,  32,  36,  36, 40, 40,
+    44, 44, 48, 48, 52, 52, 56,  56,  60,  60,  64,  64,  68,  68,  72,  72,  76,  76,  80,  80, 84, 84,
+    88, 88, 92, 92, 96, 96, 100, 100, 104, 104, 108, 108, 112, 112, 116, 116, 120, 120, 124, 124};
+#endif
+
 /// True when Arch has a 2:4 int8 sparse kernel (AVX-512 VBMI + VNNI, or AVX2).
 template <class Arch>
 inline constexpr bool has_nm_kernel_v = has_nm_vbmi_v<Arch> || has_avx2_v<Arch>;
@@ -55,16 +69,8 @@ void nm24_gather_offsets(const prune::nm_sparse_matrix<Values, prune::nm_sparse<
   const std::size_t meta_bytes = w.index_row_bytes();  // K / 8
 #if LOWBIT_DETAIL_NM_VBMI
   if constexpr (has_nm_vbmi_v<Arch>) {
-    alignas(64) static constexpr std::uint8_t shift[64] = {
-        0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
-        44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22,
-        24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
-    alignas(64) static constexpr std::uint8_t base[64] = {
-        0,  0,  4,  4,  8,  8,  12,  12,  16,  16,  20,  20,  24,  24,  28,  28,  32,  32,  36,  36, 40, 40,
-        44, 44, 48, 48, 52, 52, 56,  56,  60,  60,  64,  64,  68,  68,  72,  72,  76,  76,  80,  80, 84, 84,
-        88, 88, 92, 92, 96, 96, 100, 100, 104, 104, 108, 108, 112, 112, 116, 116, 120, 120, 124, 124};
-    const __m512i ctl = _mm512_load_si512(shift);
-    const __m512i add = _mm512_load_si512(base);
+    const __m512i ctl = _mm512_load_si512(nm24_index_shift);
+    const __m512i add = _mm512_load_si512(nm24_group_base);
     const __m512i three = _mm512_set1_epi8(3);
     const __m512i spread = _mm512_set_epi64(1, 1, 1, 1, 0, 0, 0, 0);
     for (std::size_t c = 0; c * 16 < meta_bytes; ++c) {
@@ -151,16 +157,8 @@ inline void nm24_expand_scales(const float* s, std::size_t nb, float* out) noexc
 /// fp16 block scales (Q8_0) or null with `row_scale` (per channel); xq, dx: the row's codes and scales.
 inline float nm24_row_fused_vbmi(const std::int8_t* codes, const std::uint8_t* meta, const std::uint16_t* dw16,
                                  float row_scale, const std::int8_t* xq, const float* dx, std::size_t nb) noexcept {
-  alignas(64) static constexpr std::uint8_t shift[64] = {
-      0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
-      44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22,
-      24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
-  alignas(64) static constexpr std::uint8_t base[64] = {
-      0,  0,  4,  4,  8,  8,  12,  12,  16,  16,  20,  20,  24,  24,  28,  28,  32,  32,  36,  36, 40, 40,
-      44, 44, 48, 48, 52, 52, 56,  56,  60,  60,  64,  64,  68,  68,  72,  72,  76,  76,  80,  80, 84, 84,
-      88, 88, 92, 92, 96, 96, 100, 100, 104, 104, 108, 108, 112, 112, 116, 116, 120, 120, 124, 124};
-  const __m512i ctl = _mm512_load_si512(shift);
-  const __m512i add = _mm512_load_si512(base);
+  const __m512i ctl = _mm512_load_si512(nm24_index_shift);
+  const __m512i add = _mm512_load_si512(nm24_group_base);
   const __m512i three = _mm512_set1_epi8(3);
   const __m512i spread = _mm512_set_epi64(1, 1, 1, 1, 0, 0, 0, 0);
   const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
