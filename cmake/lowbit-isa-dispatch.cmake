@@ -7,25 +7,61 @@
 #
 # Builds <file>... once per level into a loadable module lib<name>_<level>.so (target
 # <name>_<level>), compiled with that level's flags, hidden visibility (the headers' inline and
-# template code stays private to each module) and LOWBIT_ISA=<level> defined. Levels: avx2
-# (-march=haswell) and avx512_vnni (-march=x86-64-v4 -mavx512vnni); the default is both. The
-# program that loads them is built for the baseline and picks one with lowbit::best_isa.
-# x86-64 with GCC or Clang only.
+# template code stays private to each module) and LOWBIT_ISA=<level> defined. Levels
+# (lowbit::isa): on x86-64 baseline (-march=x86-64), avx2 (-march=haswell) and avx512_vnni
+# (-march=x86-64-v4 -mavx512vnni); on AArch64 baseline (-march=armv8-a), neon_dotprod
+# (-march=armv8.2-a+dotprod) and neon_i8mm (-march=armv8.2-a+dotprod+i8mm+bf16); the default is
+# every level of the target. The program that loads them is built for the baseline and picks one
+# with lowbit::best_isa. POSIX with GCC or Clang.
 function(lowbit_add_isa_modules name)
   cmake_parse_arguments(arg "" "" "SOURCES;ISAS;LINK" ${ARGN})
   if(NOT arg_SOURCES)
     message(FATAL_ERROR "lowbit_add_isa_modules(${name}): no SOURCES")
   endif()
+  if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+    set(_arch x86_64)
+  elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
+    set(_arch aarch64)
+  else()
+    set(_arch other)
+  endif()
   if(NOT arg_ISAS)
-    set(arg_ISAS avx2 avx512_vnni)
+    if(_arch STREQUAL "x86_64")
+      set(arg_ISAS baseline avx2 avx512_vnni)
+    elseif(_arch STREQUAL "aarch64")
+      set(arg_ISAS baseline neon_dotprod neon_i8mm)
+    else()
+      set(arg_ISAS baseline)
+    endif()
   endif()
   foreach(level IN LISTS arg_ISAS)
-    if(level STREQUAL "avx2")
+    set(_level_arch x86_64)
+    if(level STREQUAL "baseline")
+      set(_level_arch ${_arch})
+      if(_arch STREQUAL "x86_64")
+        set(flags -march=x86-64)
+      elseif(_arch STREQUAL "aarch64")
+        set(flags -march=armv8-a)
+      else()
+        set(flags)
+      endif()
+    elseif(level STREQUAL "avx2")
       set(flags -march=haswell)
     elseif(level STREQUAL "avx512_vnni")
       set(flags -march=x86-64-v4 -mavx512vnni)
+    elseif(level STREQUAL "neon_dotprod")
+      set(_level_arch aarch64)
+      set(flags -march=armv8.2-a+dotprod)
+    elseif(level STREQUAL "neon_i8mm")
+      set(_level_arch aarch64)
+      set(flags -march=armv8.2-a+dotprod+i8mm+bf16)
     else()
-      message(FATAL_ERROR "lowbit_add_isa_modules(${name}): unknown level '${level}' (avx2, avx512_vnni)")
+      message(FATAL_ERROR "lowbit_add_isa_modules(${name}): unknown level '${level}' "
+                          "(baseline, avx2, avx512_vnni, neon_dotprod, neon_i8mm)")
+    endif()
+    if(NOT _level_arch STREQUAL _arch)
+      message(FATAL_ERROR "lowbit_add_isa_modules(${name}): level '${level}' is for ${_level_arch}, "
+                          "the target is ${CMAKE_SYSTEM_PROCESSOR}")
     endif()
     set(target ${name}_${level})
     add_library(${target} MODULE ${arg_SOURCES})

@@ -15,6 +15,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user cmake ninja-build
           libxsimd-dev catch2 nlohmann-json3-dev)
 
+# ICU for arm64 (the LLM example's tokenizer, linked by the model tests) comes from Debian's arm64
+# archive: multiarch, beside the host's packages.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup_arm: enabling the arm64 architecture for libicu-dev:arm64" >&2
+  $sudo dpkg --add-architecture arm64
+fi
+packages+=(libicu-dev:arm64)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,27 +7,32 @@
 # qemu-aarch64 twice: with QEMU_CPU=max (every extension qemu knows, dotprod and i8mm among them)
 # and with a CPU without dotprod/i8mm (QEMU_CPU=cortex-a57, Armv8.0-A).
 #
-# Built for the baseline (no -march): the same programs must run on both CPU models, and GCC would
-# emit sdot/udot on its own under +dotprod. What is built: everything that does not need the SIMD
-# backend, which is x86 code today (tests/arm_excluded.cmake lists what is left out and why):
-# core, formats (with the golden data, and again at -ffp-contract=fast), quant, nn, io/gguf, prune
-# (the reference GEMM through it), the header and compile-fail checks. Not run: package/*
-# (host-side packaging checks, run by scripts/package_test.sh and the x86 build) and, unless
-# LOWBIT_ARM_SLOW=1, the i-quant encoders' error-versus-ggml comparison (formats/ and
-# formats_fpfast/ "iq codebook formats: encoder error <= ggml's on every golden row": 6 s natively,
-# over 5 min of CPU each under emulation; the i-quants' bit-exact decode of the golden rows runs).
+# Built for the baseline (no -march), so the SIMD backend runs the ISA layer's plain NEON struct
+# (isa::neon without sdot) under both CPU models; the `_neon_i8mm` programs (tests/CMakeLists.txt:
+# the ISA-layer test and the GEMM tests of every format, built with +dotprod+i8mm+bf16: isa::neon
+# with sdot) run under max and report Skipped under cortex-a57; the dispatch test loads its
+# baseline, neon_dotprod and neon_i8mm modules where the CPU has them. Everything else is the same
+# suite as on x86: core, formats, quant, nn, io/gguf, prune, graph, docs snippets, the GEMM tests of
+# every format (SIMD against the reference on odd shapes), and the SmolLM2 model tests (greedy
+# answers token for token and logits within the KL bounds of llama.cpp's x86 output). Not run:
+# package/* (host-side packaging checks, run by scripts/package_test.sh and the x86 build); the
+# Qwen2.5 and Gemma 3 model tests (their files are not fetched here; minutes per token under
+# emulation); and, unless LOWBIT_ARM_SLOW=1, the cases that take minutes of emulated CPU each:
+# the i-quant encoders' error-versus-ggml comparison (formats/ and formats_fpfast/), and the
+# largest GEMM sweeps (listed in `slow` below; their odd-shape cases run).
 #
 # Usage: scripts/test_arm.sh [extra ctest arguments]
 # Env: LOWBIT_JOBS (build and ctest parallelism, default nproc),
 #      LOWBIT_ARM_CPUS (the QEMU_CPU models to run, default "max cortex-a57"),
-#      LOWBIT_ARM_SLOW=1 (run the i-quant encoder comparison too).
+#      LOWBIT_ARM_SLOW=1 (run the slow cases too).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 jobs="${LOWBIT_JOBS:-$(nproc)}"
 cpus="${LOWBIT_ARM_CPUS:-max cortex-a57}"
-exclude='^package/'
-[ "${LOWBIT_ARM_SLOW:-0}" = 1 ] || exclude+="|^formats(_fpfast)?/iq codebook formats: encoder error"
+exclude='^package/|qwen2|gemma3|Qwen|Gemma'
+slow='^formats(_fpfast)?/iq codebook formats: encoder error'
+[ "${LOWBIT_ARM_SLOW:-0}" = 1 ] || exclude+="|${slow}"
 start=$SECONDS
 phase() { echo "test_arm: $1 ($((SECONDS - start)) s)" >&2; }
 

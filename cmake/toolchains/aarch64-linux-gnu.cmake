@@ -30,3 +30,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 if(NOT DEFINED xsimd_DIR AND EXISTS /usr/lib/${CMAKE_HOST_SYSTEM_PROCESSOR}-linux-gnu/cmake/xsimd)
   set(xsimd_DIR /usr/lib/${CMAKE_HOST_SYSTEM_PROCESSOR}-linux-gnu/cmake/xsimd)
 endif()
+# ICU for arm64 from Debian's multiarch package libicu-dev:arm64 (scripts/setup_arm.sh) lies outside
+# the cross sysroot above; name its library for FindICU.
+if(EXISTS /usr/lib/${_lowbit_triple}/libicuuc.so)
+  set(ICU_UC_LIBRARY_RELEASE /usr/lib/${_lowbit_triple}/libicuuc.so CACHE FILEPATH "ICU uc for ${_lowbit_triple}")
+endif()

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright lowbit contributors
-// Run-time dispatch: this program is built for the x86-64 baseline; it loads each ISA module of
+// Run-time dispatch: this program is built for the baseline (x86-64, Armv8.0-A); it loads each ISA module of
 // gemm_module.cpp that the CPU executes and compares its GEMM with the reference backend on odd
 // shapes. Levels the CPU lacks are reported as skipped: the program exits with 77 and ctest prints
 // "Skipped" (SKIP_RETURN_CODE), never "Passed" (LOWBIT_TEST_HIDE_ISA=avx2 shows it on a CPU that has it).
@@ -82,17 +82,31 @@ void compare_with_reference(gemm_entry* entry, std::size_t m, std::size_t n, std
 }  // namespace
 
 TEST_CASE("dispatch: best_isa picks the most capable level the CPU executes", "[dispatch]") {
+  using lowbit::isa;
   const auto f = lowbit::cpu_features::detect();
   INFO("cpu: " << f.to_string());
-  if (lowbit::isa_supported(lowbit::isa::avx512_vnni, f)) {
-    CHECK(lowbit::best_isa({lowbit::isa::avx2, lowbit::isa::avx512_vnni}, f) == lowbit::isa::avx512_vnni);
-  } else if (lowbit::isa_supported(lowbit::isa::avx2, f)) {
-    CHECK(lowbit::best_isa({lowbit::isa::avx2, lowbit::isa::avx512_vnni}, f) == lowbit::isa::avx2);
+  const std::initializer_list<isa> every = {isa::baseline, isa::avx2, isa::avx512_vnni, isa::neon_dotprod,
+                                            isa::neon_i8mm};
+  isa best = isa::baseline;
+  for (isa level : lowbit::all_isas) {
+    if (lowbit::isa_supported(level, f)) {
+      best = level;
+      break;
+    }
   }
-  CHECK(lowbit::best_isa({lowbit::isa::avx2}, f) == lowbit::isa::avx2);  // every CI machine has AVX2
+  CHECK(lowbit::best_isa(every, f) == best);
+  CHECK(lowbit::best_isa({isa::baseline}, f) == isa::baseline);  // every CPU runs the baseline
   const lowbit::cpu_features none{};
-  CHECK_THROWS_AS(lowbit::best_isa({lowbit::isa::avx2, lowbit::isa::avx512_vnni}, none), lowbit::error);
-  CHECK(lowbit::isa_from_string("avx512_vnni") == lowbit::isa::avx512_vnni);
+  CHECK(lowbit::best_isa(every, none) == isa::baseline);
+#if defined(__x86_64__)
+  CHECK_FALSE(lowbit::isa_supported(isa::neon_dotprod, f));  // another architecture's level
+  CHECK_THROWS_AS(lowbit::best_isa({isa::avx2, isa::avx512_vnni}, none), lowbit::error);
+#elif defined(__aarch64__)
+  CHECK_FALSE(lowbit::isa_supported(isa::avx2, f));
+  CHECK_THROWS_AS(lowbit::best_isa({isa::neon_dotprod, isa::neon_i8mm}, none), lowbit::error);
+#endif
+  CHECK(lowbit::isa_from_string("avx512_vnni") == isa::avx512_vnni);
+  CHECK(lowbit::isa_from_string("neon_i8mm") == isa::neon_i8mm);
   CHECK_FALSE(lowbit::isa_from_string("sse9").has_value());
 }
 
@@ -109,8 +123,28 @@ TEST_CASE("dispatch: every module this CPU executes equals the reference backend
     const std::string arch = module.entry<const char*()>("lowbit_test_module_arch")();
     INFO("module " << name << " runs " << arch);
     CHECK(arch.rfind(name + "/", 0) == 0);
-    if (level == lowbit::isa::avx512_vnni) CHECK(arch == "avx512_vnni/avx512bw/vnni");
-    if (level == lowbit::isa::avx2) CHECK(arch.find("avx512") == std::string::npos);
+    // The ISA layer struct the module's kernels use (include/lowbit/backend/simd/isa/).
+    const char* expected = "";
+    switch (level) {
+      case lowbit::isa::baseline:
+#if defined(__aarch64__)
+        expected = "neon";
+#else
+        expected = "generic";
+#endif
+        break;
+      case lowbit::isa::avx2:
+        expected = "avx2";
+        break;
+      case lowbit::isa::avx512_vnni:
+        expected = "avx512_vnni";
+        break;
+      case lowbit::isa::neon_dotprod:
+      case lowbit::isa::neon_i8mm:
+        expected = "neon_dotprod";
+        break;
+    }
+    CHECK(arch == name + "/" + expected);
     auto* q4_1 = module.entry<gemm_entry>("lowbit_test_gemm_q4_1");
     auto* q8_0 = module.entry<gemm_entry>("lowbit_test_gemm_q8_0");
     for (std::size_t m : {1, 3, 17}) {
@@ -134,7 +168,8 @@ TEST_CASE("dispatch: a missing module or entry is a lowbit::error", "[dispatch][
     CHECK(e.code() == lowbit::errc::io_error);
     CHECK(std::string(e.what()).find("/nonexistent/libnothing.so") != std::string::npos);
   }
-  const auto module = lowbit::isa_module::open(LOWBIT_DISPATCH_MODULE_DIR, "lowbit_dispatch_gemm", lowbit::isa::avx2);
+  const auto module =
+      lowbit::isa_module::open(LOWBIT_DISPATCH_MODULE_DIR, "lowbit_dispatch_gemm", lowbit::isa::baseline);
   try {
     (void)module.entry<void()>("no_such_entry");
     FAIL("no error");

@@ -2,10 +2,6 @@
 // Copyright lowbit contributors
 #pragma once
 
-#if defined(__F16C__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -14,6 +10,7 @@
 #include <span>
 #include <string>
 
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/fp16.hpp"
 #include "lowbit/core/parallel.hpp"
@@ -27,44 +24,39 @@ inline constexpr std::size_t flash_attention_max_head_dim = 512;
 
 namespace detail {
 
+/// The ISA layer of this translation unit's target (xsimd's default_arch): AVX-512 or AVX2 + F16C
+/// on x86, NEON on AArch64, the baseline vector-extension struct elsewhere.
+using flash_isa = simd_detail::isa_ops<xsimd::default_arch>;
+
 /// <k, q> for a cached binary16 row k and a row q of binary16 values held as f32, n elements, with
 /// ggml's `ggml_vec_dot_f16` on AVX-512 (ggml-cpu vec.cpp, simd-mappings.h): elements
 /// [0, 64 * floor(n / 64)) in 4 x 16 f32 lanes (lane l of accumulator a takes elements
 /// 64 s + 16 a + l, s ascending), the accumulators added as (a0 + a2) + (a1 + a3), the 16 lanes
-/// reduced as `_mm512_reduce_add_ps` (halves, quarters, then (l0 + l2) + (l1 + l3)); the tail added
+/// reduced as ggml's AVX-512 reduce-add (halves, quarters, then (l0 + l2) + (l1 + l3)); the tail added
 /// in double, in order. Products of two binary16 values are exact in f32, so fused and unfused
-/// forms agree. With F16C the lanes run as pairs of 8-wide vectors (the same sums).
+/// forms agree. The 16 lanes of an accumulator run as 16 / lanes registers of the ISA layer
+/// (flash_isa: 1 with AVX-512, 2 with AVX2, 4 with NEON; the same sums).
 inline float dot_f16_ggml(const std::uint16_t* k, const float* q, std::size_t n) noexcept {
+  using I = flash_isa;
+  constexpr std::size_t L = I::lanes, parts = 16 / L;
   const std::size_t full = n / 64 * 64;
-  alignas(32) float x[16] = {};
-#if defined(__F16C__) && defined(__FMA__)
+  alignas(64) float x[16] = {};
   if (full > 0) {
-    __m256 lanes[4][2];
-    for (auto& a : lanes) a[0] = a[1] = _mm256_setzero_ps();
+    typename I::vf lanes[4][parts];
+    for (auto& a : lanes) {
+      for (auto& h : a) h = I::zero_f32();
+    }
     for (std::size_t s = 0; s < full; s += 64) {
       for (std::size_t a = 0; a < 4; ++a) {
-        for (std::size_t half = 0; half < 2; ++half) {
-          const std::size_t e = s + 16 * a + 8 * half;
-          const __m256 kf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + e)));
-          lanes[a][half] = _mm256_fmadd_ps(kf, _mm256_loadu_ps(q + e), lanes[a][half]);
+        for (std::size_t h = 0; h < parts; ++h) {
+          const std::size_t e = s + 16 * a + L * h;
+          lanes[a][h] = I::fmadd(I::f16_to_f32(k + e), I::load_f32(q + e), lanes[a][h]);
         }
       }
     }
-    for (std::size_t half = 0; half < 2; ++half) {
-      const __m256 sum =
-          _mm256_add_ps(_mm256_add_ps(lanes[0][half], lanes[2][half]), _mm256_add_ps(lanes[1][half], lanes[3][half]));
-      _mm256_store_ps(x + 8 * half, sum);
-    }
+    for (std::size_t h = 0; h < parts; ++h)
+      I::store_f32(x + L * h, I::add(I::add(lanes[0][h], lanes[2][h]), I::add(lanes[1][h], lanes[3][h])));
   }
-#else
-  float lanes[4][16] = {};
-  for (std::size_t s = 0; s < full; s += 64) {
-    for (std::size_t a = 0; a < 4; ++a) {
-      for (std::size_t l = 0; l < 16; ++l) lanes[a][l] += fp16_to_f32(k[s + 16 * a + l]) * q[s + 16 * a + l];
-    }
-  }
-  for (std::size_t l = 0; l < 16; ++l) x[l] = (lanes[0][l] + lanes[2][l]) + (lanes[1][l] + lanes[3][l]);
-#endif
   float h8[8], h4[4];
   for (std::size_t l = 0; l < 8; ++l) h8[l] = x[l + 8] + x[l];
   for (std::size_t l = 0; l < 4; ++l) h4[l] = h8[l + 4] + h8[l];
@@ -74,30 +66,24 @@ inline float dot_f16_ggml(const std::uint16_t* k, const float* q, std::size_t n)
 }
 
 /// Rounds each of n f32 values to the nearest binary16 value (ties to even; beyond 65504 to
-/// infinity; NaN stays NaN), in place, as f32: fp16_to_f32(f32_to_fp16(v)), eight at a time with
-/// F16C where compiled.
+/// infinity; NaN stays NaN), in place, as f32: fp16_to_f32(f32_to_fp16(v)), a register of
+/// flash_isa at a time (round_f16), the tail one by one.
 inline void round_to_f16(float* v, std::size_t n) noexcept {
+  using I = flash_isa;
   std::size_t i = 0;
-#if defined(__F16C__)
-  for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm256_storeu_ps(v + i, _mm256_cvtph_ps(h));
-  }
-#endif
+  for (; i + I::lanes <= n; i += I::lanes) I::store_f32(v + i, I::round_f16(I::load_f32(v + i)));
   for (; i < n; ++i) v[i] = fp16_to_f32(f32_to_fp16(v[i]));
 }
 
 /// acc = f16(fma(v, w, acc)) elementwise for a cached binary16 row v (ggml_vec_mad_f16).
 inline void accumulate_f16(float* acc, const std::uint16_t* v, float w, std::size_t n) noexcept {
+  using I = flash_isa;
   std::size_t d = 0;
-#if defined(__F16C__) && defined(__FMA__)
-  const __m256 wv = _mm256_set1_ps(w);
-  for (; d + 8 <= n; d += 8) {
-    const __m256 vf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + d)));
-    const __m256 r = _mm256_fmadd_ps(vf, wv, _mm256_loadu_ps(acc + d));
-    _mm256_storeu_ps(acc + d, _mm256_cvtph_ps(_mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+  const typename I::vf wv = I::splat_f32(w);
+  for (; d + I::lanes <= n; d += I::lanes) {
+    const typename I::vf r = I::fmadd(I::f16_to_f32(v + d), wv, I::load_f32(acc + d));
+    I::store_f32(acc + d, I::round_f16(r));
   }
-#endif
   for (std::size_t e = d; e < n; ++e) acc[e] = std::fma(fp16_to_f32(v[e]), w, acc[e]);
   round_to_f16(acc + d, n - d);
 }

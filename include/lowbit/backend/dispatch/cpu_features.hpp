@@ -4,10 +4,15 @@
 
 #include <string>
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
 namespace lowbit {
 
 /// The instruction-set extensions of the CPU this process runs on, as the CPU reports them
-/// (CPUID on x86-64, through the compiler's `__builtin_cpu_supports`; all false elsewhere).
+/// (CPUID on x86-64, through the compiler's `__builtin_cpu_supports`; the kernel's hardware
+/// capability words `AT_HWCAP` / `AT_HWCAP2` on AArch64 Linux; all false elsewhere).
 /// This is what the CPU executes, independent of the flags the calling code was compiled with.
 struct cpu_features {
   bool avx2 = false;        ///< AVX2
@@ -18,6 +23,11 @@ struct cpu_features {
   bool avx512dq = false;    ///< AVX-512 doubleword/quadword
   bool avx512vnni = false;  ///< AVX-512 VNNI (`vpdpbusd`)
   bool avx512bf16 = false;  ///< AVX-512 BF16 (`vdpbf16ps`)
+  bool f16c = false;        ///< F16C (`vcvtph2ps`)
+  bool asimd = false;       ///< AArch64 Advanced SIMD (NEON)
+  bool dotprod = false;     ///< AArch64 FEAT_DotProd (`sdot`, `udot`)
+  bool i8mm = false;        ///< AArch64 FEAT_I8MM (`smmla`, `usdot`)
+  bool bf16 = false;        ///< AArch64 FEAT_BF16 (`bfdot`, `bfmmla`)
 
   /// Detects the running CPU's features. Cheap after the first call (the compiler runtime caches
   /// CPUID), never throws.
@@ -33,11 +43,21 @@ struct cpu_features {
     f.avx512dq = __builtin_cpu_supports("avx512dq");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
     f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+    f.f16c = __builtin_cpu_supports("f16c");
+#elif defined(__aarch64__) && defined(__linux__)
+    // Bit positions of the Linux arm64 ABI (arch/arm64/include/uapi/asm/hwcap.h).
+    const unsigned long hwcap = ::getauxval(AT_HWCAP);
+    const unsigned long hwcap2 = ::getauxval(AT_HWCAP2);
+    f.asimd = (hwcap & (1ul << 1)) != 0;     // HWCAP_ASIMD
+    f.dotprod = (hwcap & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+    f.i8mm = (hwcap2 & (1ul << 13)) != 0;    // HWCAP2_I8MM
+    f.bf16 = (hwcap2 & (1ul << 14)) != 0;    // HWCAP2_BF16
 #endif
     return f;
   }
 
-  /// The features present, space-separated ("avx2 fma avx512f ..."), for logs and error messages.
+  /// The features present, space-separated ("avx2 fma avx512f ...", "asimd dotprod ..."), for logs
+  /// and error messages.
   std::string to_string() const {
     std::string s;
     const auto add = [&](bool on, const char* name) {
@@ -53,7 +73,12 @@ struct cpu_features {
     add(avx512dq, "avx512dq");
     add(avx512vnni, "avx512vnni");
     add(avx512bf16, "avx512bf16");
-    return s.empty() ? "none of avx2/fma/avx512" : s;
+    add(f16c, "f16c");
+    add(asimd, "asimd");
+    add(dotprod, "dotprod");
+    add(i8mm, "i8mm");
+    add(bf16, "bf16");
+    return s.empty() ? "no extension beyond the baseline" : s;
   }
 };
 

@@ -2,18 +2,6 @@
 // Copyright lowbit contributors
 #pragma once
 
-// GCC 12 reports -Wuninitialized inside its own AVX-512 headers (the `__Y = __Y` idiom of
-// _mm512_undefined_*) once these kernels inline them; the state at the first inclusion decides.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +10,7 @@
 #include <string>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"
 #include "lowbit/backend/simd/panel_schedule.hpp"
 #include "lowbit/backend/simd/quantize_activations.hpp"
@@ -44,7 +33,8 @@ namespace lowbit::simd_detail {
 
 /// A run of header bytes of a block (scales), stored in the panels as `count` planes of 16 rows:
 /// element q (`elem` bytes, taken from block byte `src + elem q`) of row r lies at
-/// `16 elem q + elem r` inside the field, so one load yields it for 16 (or 8) rows.
+/// `16 elem q + elem r` inside the field, so one load yields it for the I::lanes rows of a
+/// part (16 on AVX-512, 8 on AVX2, 4 on NEON).
 struct header_field {
   std::size_t src;
   std::size_t elem;
@@ -53,10 +43,12 @@ struct header_field {
 
 /// Per format F (specialised next to each kernel), what the panels hold and how the kernel decodes
 /// them: `code_src`, `code_bytes` (the block's code bytes, a multiple of 4), `fields` (the other
-/// bytes, as header_field planes), `lut` (4-bit codebook codes, else ternary codes with offset 1),
-/// `split_halves` (one weight scale per 16 elements), and `decode<V>(record, h, a, op, dw)`: the
-/// eight operand vectors of activation block a (op[g] holds elements 4g..4g+3 of the 32 for each
-/// row) and the per-row f32 scale(s) of that block.
+/// bytes, as header_field planes), `lut` (signed int8 codebook values, else ternary codes with offset 1),
+/// `split_halves` (one weight scale per 16 elements; codebook formats only), and
+/// `decode<I>(record, h, a, op, dw)` over the ISA layer I: the eight operand registers of activation
+/// block a for part h of the panel (op[g] holds elements 4g..4g+3 of the 32 for each of the rows
+/// I::lanes h + r; codebook values in s8 operand form, `value + I::s8_bias`, ternary codes as they
+/// are) and the per-row f32 scale(s) of that block.
 template <class F>
 struct block_dot_traits;
 
@@ -146,228 +138,52 @@ void unpack_blocks(const block_packed_t<F>& w, std::span<typename F::block> out)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Register-level decoding, once per ISA: 16 rows per 512-bit vector (AVX-512), 8 per 256-bit (AVX2).
+// Register-level decoding, written once over the ISA layer I (isa/isa.hpp): a 64-byte chunk (4
+// code bytes of each of 16 rows) is I::parts registers of I::lanes rows.
 // ---------------------------------------------------------------------------------------------
 
-#if defined(__AVX512BW__)
-/// AVX-512 BW vectors: one 64-byte chunk = 4 codes of each of 16 rows. Codebook codes decode to
-/// `value + 128` (unsigned, the `vpdpbusd` operand); the kernel subtracts `128 Σ x` exactly.
-struct vec512 {
-  using arch = xsimd::avx512bw;
-  using ivec = __m512i;
-  using fvec = __m512;
-  static constexpr std::size_t rows = 16;
-  static constexpr int lut_bias = 128;
-  static ivec load(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
-  static ivec low_nibbles(ivec v) noexcept { return _mm512_and_si512(v, _mm512_set1_epi8(0x0f)); }
-  static ivec high_nibbles(ivec v) noexcept {
-    return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f));
-  }
-  /// The 16-entry table `values[q] + 128` in every 128-bit lane.
-  static ivec table(const std::int8_t* values) noexcept {
-    const __m128i t = _mm_add_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)), _mm_set1_epi8(-128));
-    return _mm512_broadcast_i32x4(t);
-  }
-  static ivec lookup(ivec table, ivec idx) noexcept { return _mm512_shuffle_epi8(table, idx); }
-  template <int Shift>
-  static ivec two_bits(ivec v) noexcept {
-    return _mm512_and_si512(_mm512_srli_epi16(v, Shift), _mm512_set1_epi8(3));
-  }
-  /// Every byte times `factor`, modulo 256 (16-bit products, even and odd bytes apart).
-  static ivec mul_bytes(ivec v, std::int16_t factor) noexcept {
-    const __m512i c = _mm512_set1_epi16(factor);
-    const __m512i even = _mm512_mullo_epi16(v, c);
-    const __m512i odd = _mm512_mullo_epi16(_mm512_and_si512(v, _mm512_set1_epi16(static_cast<short>(0xff00))), c);
-    return _mm512_mask_blend_epi8(0xaaaaaaaaaaaaaaaaull, even, odd);
-  }
-  /// `(3 y) >> 8` per byte, i.e. (y >= 86) + (y >= 171).
-  static ivec trit(ivec y) noexcept {
-    const __m512i one = _mm512_set1_epi8(1);
-    const __m512i t = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(y, _mm512_set1_epi8(86)), one);
-    return _mm512_mask_add_epi8(t, _mm512_cmpge_epu8_mask(y, _mm512_set1_epi8(static_cast<char>(171))), t, one);
-  }
-  static xsimd::batch<std::int32_t, arch> widen_u8(const std::uint8_t* p) noexcept {
-    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static xsimd::batch<std::int32_t, arch> widen_u16(const std::uint8_t* p) noexcept {
-    return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  static fvec fp16(const std::uint8_t* p) noexcept {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  /// Half the UE4M3 scales of 16 rows (bytes p[0..16)), as ggml::detail::ue4m3_half_to_f32: the 7
-  /// low bits shifted left by 7 are the fp16 of the scale times 2^-8 (E4M3's exponent and mantissa
-  /// fields land in fp16's, bias 15 = 7 + 8), so h = fp16 * 2^7; the byte 0x7f reads as 0.
-  static fvec ue4m3_half(const std::uint8_t* p) noexcept {
-    const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    const __m256i bits = _mm256_slli_epi16(_mm256_and_si256(v, _mm256_set1_epi16(0x7f)), 7);
-    const __mmask16 nan = _mm256_cmpeq_epi16_mask(v, _mm256_set1_epi16(0x7f));
-    return _mm512_maskz_mul_ps(static_cast<__mmask16>(~nan), _mm512_cvtph_ps(bits), _mm512_set1_ps(128.0f));
-  }
-  /// Codebook entries of 8 byte codes (IQ2 grids) for 16 rows: `idx` holds one table index per
-  /// dword lane r; on return lane r of `lo` holds bytes 0..3 of `table[idx_r]` (elements 0..3 of
-  /// the group), of `hi` bytes 4..7. Two 8-lane `vpgatherdq`, then a dword de-interleave.
-  static void grid8(const std::uint64_t* table, ivec idx, ivec& lo, ivec& hi) noexcept {
-    const auto* base = reinterpret_cast<const long long*>(table);
-    const __m512i g0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), base, 8);
-    const __m512i g1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), base, 8);
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    lo = _mm512_permutex2var_epi32(g0, even, g1);
-    hi = _mm512_permutex2var_epi32(g0, _mm512_add_epi32(even, _mm512_set1_epi32(1)), g1);
-  }
-  /// Codebook entries of 4 byte codes (IQ3 grids): lane r = `table[idx_r]` (`vpgatherdd`).
-  static ivec grid4(const std::uint32_t* table, ivec idx) noexcept {
-    return _mm512_i32gather_epi32(idx, reinterpret_cast<const int*>(table), 4);
-  }
-  /// Signs applied to 4 magnitudes per lane: byte j of lane r is negated where bit 4 Half + j of
-  /// the lane's sign byte `bits` (0..255 per dword) is set; the result carries the +128 bias.
-  template <int Half>
-  static ivec signed_codes(ivec mag, ivec bits) noexcept {
-    const __m512i spread = _mm512_shuffle_epi8(bits, _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000));
-    const __mmask64 neg =
-        _mm512_test_epi8_mask(spread, _mm512_set1_epi32(static_cast<int>(Half ? 0x80402010u : 0x08040201u)));
-    const __m512i v = _mm512_mask_sub_epi8(mag, neg, _mm512_setzero_si512(), mag);
-    return _mm512_xor_si512(v, _mm512_set1_epi8(-128));
-  }
-  /// The 16 bytes at p in every 128-bit lane (a `vpshufb` table, unbiased).
-  static ivec bytes16(const void* p) noexcept {
-    return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p)));
-  }
-  /// Per byte: `if_set` where bit Bit of `src` is set, else `if_clear`.
-  template <int Bit>
-  static ivec blend_on_bit(ivec src, ivec if_clear, ivec if_set) noexcept {
-    return _mm512_mask_blend_epi8(_mm512_test_epi8_mask(src, _mm512_set1_epi8(static_cast<char>(1 << Bit))), if_clear,
-                                  if_set);
-  }
-  /// Per byte: -v where bit Bit of `src` is set, else v.
-  template <int Bit>
-  static ivec negate_on_bit(ivec src, ivec v) noexcept {
-    return _mm512_mask_sub_epi8(v, _mm512_test_epi8_mask(src, _mm512_set1_epi8(static_cast<char>(1 << Bit))),
-                                _mm512_setzero_si512(), v);
-  }
-  /// The binary16 bits in the low half of each dword lane, widened to f32 (`vcvtph2ps`).
-  static fvec fp16_lanes(ivec v) noexcept { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)); }
-  /// Signed int8 values as the kernel's operand: v + 128 (the `vpdpbusd` unsigned operand).
-  static ivec biased(ivec v) noexcept { return _mm512_xor_si512(v, _mm512_set1_epi8(-128)); }
+/// The int32 lanes of an I register, with the C++ operators the decoders' bit arithmetic uses (each
+/// one op of I: `>>` is a logical shift, `*` keeps the low 32 bits). Converts to and from `I::vi`.
+template <class I>
+struct lanes32 {
+  typename I::vi v;
+  lanes32(typename I::vi r) noexcept : v(r) {}  // NOLINT(google-explicit-constructor)
+  /// c in every lane.
+  explicit lanes32(std::int32_t c) noexcept : v(I::splat_i32(c)) {}
+  operator typename I::vi() const noexcept { return v; }  // NOLINT(google-explicit-constructor)
+  friend lanes32 operator&(lanes32 a, lanes32 b) noexcept { return I::and_(a.v, b.v); }
+  friend lanes32 operator|(lanes32 a, lanes32 b) noexcept { return I::or_(a.v, b.v); }
+  friend lanes32 operator^(lanes32 a, lanes32 b) noexcept { return I::xor_(a.v, b.v); }
+  friend lanes32 operator+(lanes32 a, lanes32 b) noexcept { return I::add32(a.v, b.v); }
+  friend lanes32 operator-(lanes32 a, lanes32 b) noexcept { return I::sub32(a.v, b.v); }
+  friend lanes32 operator*(lanes32 a, lanes32 b) noexcept { return I::mullo32(a.v, b.v); }
+  friend lanes32 operator>>(lanes32 a, int s) noexcept { return I::srl32_n(a.v, s); }
+  friend lanes32 operator<<(lanes32 a, int s) noexcept { return I::sll32_n(a.v, s); }
 };
-#endif
 
-#if defined(__AVX2__)
-/// AVX2 vectors: half a chunk (rows 8h..8h+7). Codebook codes decode to the signed values
-/// themselves (`vpmaddubsw` takes |w| and sign(w) x), so no offset.
-struct vec256 {
-  using arch = xsimd::avx2;
-  using ivec = __m256i;
-  using fvec = __m256;
-  static constexpr std::size_t rows = 8;
-  static constexpr int lut_bias = 0;
-  static ivec load(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static ivec low_nibbles(ivec v) noexcept { return _mm256_and_si256(v, _mm256_set1_epi8(0x0f)); }
-  static ivec high_nibbles(ivec v) noexcept {
-    return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
-  }
-  static ivec table(const std::int8_t* values) noexcept {
-    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)));
-  }
-  static ivec lookup(ivec table, ivec idx) noexcept { return _mm256_shuffle_epi8(table, idx); }
-  template <int Shift>
-  static ivec two_bits(ivec v) noexcept {
-    return _mm256_and_si256(_mm256_srli_epi16(v, Shift), _mm256_set1_epi8(3));
-  }
-  static ivec mul_bytes(ivec v, std::int16_t factor) noexcept {
-    const __m256i c = _mm256_set1_epi16(factor);
-    const __m256i even = _mm256_and_si256(_mm256_mullo_epi16(v, c), _mm256_set1_epi16(0x00ff));
-    const __m256i odd = _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi16(static_cast<short>(0xff00))), c);
-    return _mm256_or_si256(even, odd);
-  }
-  static ivec trit(ivec y) noexcept {
-    // y >= c  <=>  max_u8(y, c) == y (-1 where true).
-    const __m256i ge86 = _mm256_cmpeq_epi8(_mm256_max_epu8(y, _mm256_set1_epi8(86)), y);
-    const __m256i ge171 = _mm256_cmpeq_epi8(_mm256_max_epu8(y, _mm256_set1_epi8(static_cast<char>(171))), y);
-    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), ge86), ge171);
-  }
-  static xsimd::batch<std::int32_t, arch> widen_u8(const std::uint8_t* p) noexcept {
-    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  }
-  static xsimd::batch<std::int32_t, arch> widen_u16(const std::uint8_t* p) noexcept {
-    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static fvec fp16(const std::uint8_t* p) noexcept {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  /// Half the UE4M3 scales of 8 rows; see vec512::ue4m3_half.
-  static fvec ue4m3_half(const std::uint8_t* p) noexcept {
-    const __m128i v = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m128i bits = _mm_slli_epi16(_mm_and_si128(v, _mm_set1_epi16(0x7f)), 7);
-    const __m256i nan = _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(v, _mm_set1_epi16(0x7f)));
-    const __m256 h = _mm256_mul_ps(_mm256_cvtph_ps(bits), _mm256_set1_ps(128.0f));
-    return _mm256_andnot_ps(_mm256_castsi256_ps(nan), h);
-  }
-  /// Codebook entries of 8 byte codes for 8 rows; see vec512::grid8.
-  static void grid8(const std::uint64_t* table, ivec idx, ivec& lo, ivec& hi) noexcept {
-    const auto* base = reinterpret_cast<const long long*>(table);
-    const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    const __m256i a = _mm256_permutevar8x32_epi32(_mm256_i32gather_epi64(base, _mm256_castsi256_si128(idx), 8), order);
-    const __m256i b =
-        _mm256_permutevar8x32_epi32(_mm256_i32gather_epi64(base, _mm256_extracti128_si256(idx, 1), 8), order);
-    lo = _mm256_permute2x128_si256(a, b, 0x20);
-    hi = _mm256_permute2x128_si256(a, b, 0x31);
-  }
-  /// Codebook entries of 4 byte codes; see vec512::grid4.
-  static ivec grid4(const std::uint32_t* table, ivec idx) noexcept {
-    return _mm256_i32gather_epi32(reinterpret_cast<const int*>(table), idx, 4);
-  }
-  /// Signs applied to 4 magnitudes per lane (no bias); see vec512::signed_codes.
-  template <int Half>
-  static ivec signed_codes(ivec mag, ivec bits) noexcept {
-    const __m256i pattern = _mm256_set1_epi32(static_cast<int>(Half ? 0x80402010u : 0x08040201u));
-    const __m256i spread =
-        _mm256_shuffle_epi8(bits, _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4,
-                                                   4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
-    const __m256i neg = _mm256_cmpeq_epi8(_mm256_and_si256(spread, pattern), pattern);
-    return _mm256_sub_epi8(_mm256_xor_si256(mag, neg), neg);
-  }
-  /// The 16 bytes at p in both 128-bit lanes; see vec512::bytes16.
-  static ivec bytes16(const void* p) noexcept {
-    return _mm256_broadcastsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(p)));
-  }
-  /// Per byte: `if_set` where bit Bit of `src` is set, else `if_clear`.
-  template <int Bit>
-  static ivec blend_on_bit(ivec src, ivec if_clear, ivec if_set) noexcept {
-    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << Bit));
-    return _mm256_blendv_epi8(if_clear, if_set, _mm256_cmpeq_epi8(_mm256_and_si256(src, bit), bit));
-  }
-  /// Per byte: -v where bit Bit of `src` is set, else v.
-  template <int Bit>
-  static ivec negate_on_bit(ivec src, ivec v) noexcept {
-    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << Bit));
-    const __m256i neg = _mm256_cmpeq_epi8(_mm256_and_si256(src, bit), bit);
-    return _mm256_sub_epi8(_mm256_xor_si256(v, neg), neg);
-  }
-  /// The binary16 bits in the low half of each dword lane (0..65535), widened to f32.
-  static fvec fp16_lanes(ivec v) noexcept {
-    return _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
-  }
-  /// Signed int8 values as the kernel's operand: unchanged (`vpmaddubsw` takes |v| and sign(v) x).
-  static ivec biased(ivec v) noexcept { return v; }
-};
-#endif
+/// Per lane: `if_true` where the lane of `mask` (all ones or 0, as I::cmpeq32 / I::cmpgt32 give) is
+/// set, else `if_false`.
+template <class I>
+inline lanes32<I> select32(lanes32<I> mask, lanes32<I> if_true, lanes32<I> if_false) noexcept {
+  return if_false ^ ((if_true ^ if_false) & mask);
+}
 
-/// Byte offset of chunk j for row half h (h = 0 for 16-row vectors).
-template <class V>
+/// Byte offset of chunk j for part h (rows I::lanes h .. I::lanes h + I::lanes - 1).
+template <class I>
 constexpr std::size_t chunk_at(std::size_t j, std::size_t h) noexcept {
-  return 64 * j + 4 * V::rows * h;
+  return 64 * j + I::bytes * h;
 }
 
 /// The 32 codes of one activation block from four chunks of 4-bit codebook indices: chunk c's low
 /// nibbles go to op[lo[c]], its high nibbles to op[lo[c] + hi_step], each looked up in `table`.
-template <class V>
-inline void decode_nibbles(const std::uint8_t* chunks, std::size_t h, typename V::ivec table, const int (&lo)[4],
-                           int hi_step, typename V::ivec* op) noexcept {
+template <class I>
+inline void decode_nibbles(const std::uint8_t* chunks, std::size_t h, typename I::vi table, const int (&lo)[4],
+                           int hi_step, typename I::vi* op) noexcept {
+  const typename I::vi mask = I::splat_u8(0x0f);
   for (int c = 0; c < 4; ++c) {
-    const typename V::ivec v = V::load(chunks + chunk_at<V>(c, h));
-    op[lo[c]] = V::lookup(table, V::low_nibbles(v));
-    op[lo[c] + hi_step] = V::lookup(table, V::high_nibbles(v));
+    const typename I::vi v = I::load(chunks + chunk_at<I>(c, h));
+    op[lo[c]] = I::lookup16(table, I::and_(v, mask));
+    op[lo[c] + hi_step] = I::lookup16(table, I::and_(I::template srl16<4>(v), mask));
   }
 }
 
@@ -375,135 +191,94 @@ inline void decode_nibbles(const std::uint8_t* chunks, std::size_t h, typename V
 // The microkernel and the GEMM.
 // ---------------------------------------------------------------------------------------------
 
-/// Microkernel: MR activation rows x one 16-row panel of F, all K blocks. Per activation block xb
+/// Microkernel: MR activation rows x one 16-row panel of F, all K blocks, over the ISA layer
+/// I = isa_ops<Arch> (the panel as I::parts registers of I::lanes rows). Per activation block xb
 /// (32 elements) and row r: `acc[i][r] += d_x[i,xb] Σ_s dw_s[r] (Σ_k (u[r,k] - o) q_x[i,k])`, the
-/// integer sums exact in int32 (o = 128 for biased codebook values, 1 for ternary codes; the
-/// offset removed as `o Σ q_x` with the activation sums, or the half sums `half_sums` (M, K / 32):
-/// Σ of each block's first 16 codes, for split_halves formats). AVX-512 VNNI `vpdpbusd`, or AVX2
-/// `vpmaddubsw` (|w| with sign(w) x for codebook values, plain for ternary codes 0..3).
+/// integer sums exact in int32 (u: codebook values in s8 operand form, o = I::s8_bias; or ternary
+/// codes, o = 1; the offset removed as `o Σ q_x` with the activation sums, or the half sums
+/// `half_sums` (M, K / 32): Σ of each block's first 16 codes, for split_halves formats when o != 0).
+/// Codebook values through I::dot4_s8 (AVX-512 VNNI `vpdpbusd`, AVX2 `vpmaddubsw` of |w| and
+/// sign(w) x, NEON `sdot`), ternary codes 0..3 through I::dot8_u8. Per lane the f32 operations are
+/// the same on every ISA: `fmadd(float(s0), dw0, float(s1) dw1)` then `fmadd(part, d_x, acc)` for
+/// split halves, else `fmadd(float(s0 + s1 - o Σ q_x), dw0 d_x, acc)`.
 template <class Arch, int MR, class F>
 inline void block_dot_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                   [[maybe_unused]] const float* half_sums, std::size_t i0,
                                   float (*acc_out)[16]) noexcept {
+  using I = isa_ops<Arch>;
+  using vi = typename I::vi;
+  using vf = typename I::vf;
   using traits = block_dot_traits<F>;
   constexpr std::size_t stride = block_record<F>::stride;
   constexpr std::size_t subs = F::block_size / 32;
+  constexpr int offset = traits::lut ? I::s8_bias : 1;
+  static_assert(traits::lut || !traits::split_halves, "split scales are only implemented for codebook formats");
   [[maybe_unused]] const std::size_t xnb = xq.cols / 32;
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-  if constexpr (has_vnni_v<Arch>) {
-    using V = vec512;
-    constexpr int offset = traits::lut ? V::lut_bias : 1;
-    __m512 acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* rec = panel + b * stride;
+  vf acc[MR][I::parts];
+  for (int i = 0; i < MR; ++i)
+    for (std::size_t h = 0; h < I::parts; ++h) acc[i][h] = I::zero_f32();
+  for (std::size_t b = 0; b < nb; ++b) {
+    const std::uint8_t* rec = panel + b * stride;
+    for (std::size_t h = 0; h < I::parts; ++h) {
       for (std::size_t a = 0; a < subs; ++a) {
-        __m512i op[8];
-        __m512 dw[2];
-        traits::template decode<V>(rec, 0, a, op, dw);
+        vi op[8];
+        vf dw[2];
+        traits::template decode<I>(rec, h, a, op, dw);
+        [[maybe_unused]] typename I::s8_operand w[8];
+        if constexpr (traits::lut) {
+          for (int g = 0; g < 8; ++g) w[g] = I::operand_s8(op[g]);
+        }
         const std::size_t xb = b * subs + a;
         for (int i = 0; i < MR; ++i) {
           const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + 32 * xb);
-          __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), op[0], _mm512_set1_epi32(xw[0]));
-          __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), op[4], _mm512_set1_epi32(xw[4]));
-          s0 = _mm512_dpbusd_epi32(s0, op[1], _mm512_set1_epi32(xw[1]));
-          s1 = _mm512_dpbusd_epi32(s1, op[5], _mm512_set1_epi32(xw[5]));
-          s0 = _mm512_dpbusd_epi32(s0, op[2], _mm512_set1_epi32(xw[2]));
-          s1 = _mm512_dpbusd_epi32(s1, op[6], _mm512_set1_epi32(xw[6]));
-          s0 = _mm512_dpbusd_epi32(s0, op[3], _mm512_set1_epi32(xw[3]));
-          s1 = _mm512_dpbusd_epi32(s1, op[7], _mm512_set1_epi32(xw[7]));
-          const std::int32_t sum = xq.row_sum(i0 + i)[xb];
-          const __m512 dx = _mm512_set1_ps(xq.row_d(i0 + i)[xb]);
-          if constexpr (traits::split_halves) {
-            const auto first = static_cast<std::int32_t>(half_sums[(i0 + i) * xnb + xb]);
-            s0 = _mm512_sub_epi32(s0, _mm512_set1_epi32(offset * first));
-            s1 = _mm512_sub_epi32(s1, _mm512_set1_epi32(offset * (sum - first)));
-            const __m512 part =
-                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), dw[0], _mm512_mul_ps(_mm512_cvtepi32_ps(s1), dw[1]));
-            acc[i] = _mm512_fmadd_ps(part, dx, acc[i]);
-          } else {
-            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(s0, s1), _mm512_set1_epi32(offset * sum));
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[0], dx), acc[i]);
-          }
-        }
-      }
-    }
-    for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
-  } else
-#endif
-#if defined(__AVX2__)
-      if constexpr (has_avx2_v<Arch>) {
-    using V = vec256;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[MR][2];
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* rec = panel + b * stride;
-      for (std::size_t h = 0; h < 2; ++h) {
-        for (std::size_t a = 0; a < subs; ++a) {
-          __m256i op[8], mag[8];
-          __m256 dw[2];
-          traits::template decode<V>(rec, h, a, op, dw);
+          vi s0, s1;
           if constexpr (traits::lut) {
-            for (int g = 0; g < 8; ++g) mag[g] = _mm256_abs_epi8(op[g]);
+            s0 = I::dot4_s8(I::zero(), w[0], xw[0]);
+            s1 = I::dot4_s8(I::zero(), w[4], xw[4]);
+            s0 = I::dot4_s8(s0, w[1], xw[1]);
+            s1 = I::dot4_s8(s1, w[5], xw[5]);
+            s0 = I::dot4_s8(s0, w[2], xw[2]);
+            s1 = I::dot4_s8(s1, w[6], xw[6]);
+            s0 = I::dot4_s8(s0, w[3], xw[3]);
+            s1 = I::dot4_s8(s1, w[7], xw[7]);
+          } else {
+            // Ternary codes <= 3 (dot8_u8 wants codes <= 63).
+            s0 = I::dot8_u8(I::dot8_u8(I::zero(), op[0], op[1], xw[0], xw[1]), op[2], op[3], xw[2], xw[3]);
+            s1 = I::dot8_u8(I::dot8_u8(I::zero(), op[4], op[5], xw[4], xw[5]), op[6], op[7], xw[6], xw[7]);
           }
-          const std::size_t xb = b * subs + a;
-          for (int i = 0; i < MR; ++i) {
-            std::int32_t xw[8];
-            std::memcpy(xw, xq.row_qs(i0 + i) + 32 * xb, 32);
-            __m256i s[2];
-            for (int half = 0; half < 2; ++half) {
-              if constexpr (traits::lut) {
-                // |w| <= 127, |x| <= 127: each pair sum <= 32258 fits int16; widen per product.
-                __m256i sum32 = _mm256_setzero_si256();
-                for (int g = 4 * half; g < 4 * half + 4; ++g) {
-                  const __m256i sx = _mm256_sign_epi8(_mm256_set1_epi32(xw[g]), op[g]);
-                  sum32 = _mm256_add_epi32(sum32, _mm256_madd_epi16(_mm256_maddubs_epi16(mag[g], sx), ones));
-                }
-                s[half] = sum32;
-              } else {
-                // Ternary codes <= 3: four pair sums <= 3072 in int16, widened once.
-                __m256i sum16 = _mm256_setzero_si256();
-                for (int g = 4 * half; g < 4 * half + 4; ++g)
-                  sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(op[g], _mm256_set1_epi32(xw[g])));
-                s[half] = _mm256_madd_epi16(sum16, ones);
-              }
+          const std::int32_t sum = xq.row_sum(i0 + i)[xb];
+          const vf dx = I::splat_f32(xq.row_d(i0 + i)[xb]);
+          if constexpr (traits::split_halves) {
+            if constexpr (offset != 0) {
+              const auto first = static_cast<std::int32_t>(half_sums[(i0 + i) * xnb + xb]);
+              s0 = I::sub32(s0, I::splat_i32(offset * first));
+              s1 = I::sub32(s1, I::splat_i32(offset * (sum - first)));
             }
-            const __m256 dx = _mm256_set1_ps(xq.row_d(i0 + i)[xb]);
-            if constexpr (traits::split_halves) {
-              static_assert(traits::lut, "split scales are only implemented for codebook formats");
-              const __m256 part =
-                  _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[0]), dw[0], _mm256_mul_ps(_mm256_cvtepi32_ps(s[1]), dw[1]));
-              acc[i][h] = _mm256_fmadd_ps(part, dx, acc[i][h]);
-            } else {
-              __m256i isum = _mm256_add_epi32(s[0], s[1]);
-              if constexpr (!traits::lut) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(xq.row_sum(i0 + i)[xb]));
-              acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw[0], dx), acc[i][h]);
-            }
+            const vf part = I::fmadd(I::to_f32(s0), dw[0], I::mul(I::to_f32(s1), dw[1]));
+            acc[i][h] = I::fmadd(part, dx, acc[i][h]);
+          } else {
+            vi isum = I::add32(s0, s1);
+            if constexpr (offset != 0) isum = I::sub32(isum, I::splat_i32(offset * sum));
+            acc[i][h] = I::fmadd(I::to_f32(isum), I::mul(dw[0], dx), acc[i][h]);
           }
         }
       }
     }
-    for (int i = 0; i < MR; ++i) {
-      _mm256_storeu_ps(acc_out[i], acc[i][0]);
-      _mm256_storeu_ps(acc_out[i] + 8, acc[i][1]);
-    }
-  } else
-#endif
-  {
-    static_assert(dependent_false<Arch>, "lowbit: the simd codebook/ternary kernels need AVX2 or AVX-512 VNNI");
   }
+  for (int i = 0; i < MR; ++i)
+    for (std::size_t h = 0; h < I::parts; ++h) I::store_f32(acc_out[i] + I::lanes * h, acc[i][h]);
 }
 
 /// The SIMD GEMM of a dword-transposed format F (IQ4_NL, IQ4_XS, MXFP4, NVFP4, TQ1_0, TQ2_0):
 /// activations quantized on the fly (activation_q8, ggml's Q8_0 rules), weights in block_packed_t
 /// panels decoded in registers, integer dot products, f32 accumulation of the per-block scaled
 /// sums, fused epilogue. Threads split panels (and row blocks) as for_each_panel_tile does.
-/// Workspace: for split_halves formats on AVX-512, `ws.scratch` holds the half sums (M x K / 32).
+/// Workspace: for split_halves formats on an ISA with s8_bias != 0 (AVX-512 VNNI), `ws.scratch`
+/// holds the half sums (M x K / 32).
 template <class F, class Arch>
 struct block_dot_gemm_kernel {
   using weight_type = block_packed_t<F>;
-  static constexpr bool needs_half_sums = block_dot_traits<F>::split_halves && has_vnni_v<Arch>;
+  static constexpr bool needs_half_sums = block_dot_traits<F>::split_halves && isa_ops<Arch>::s8_bias != 0;
 
   struct microkernel {
     const float* half_sums;

@@ -138,9 +138,9 @@ concept float_b_loader = requires(const typename L::element_type* p) {
 ///
 /// c_out(i, j) = c_in(i, j) + Σ_{s < steps} a[i * lda + s] · B(s, j) for i < MR, j < 32, with
 /// B(s, j) = Loader's value of element 32 s + j of b and c_in = 0 when null. One call covers the 32
-/// columns in 32 / (2 lanes) passes of 2 batches (one pass with AVX-512, two with AVX2), each pass
-/// holding MR x 2 accumulators. For MR <= 2 the even and odd k feed separate accumulators (summed
-/// at the end), so that decode is not bound by the FMA latency. Preconditions: b 64-byte aligned,
+/// columns in 32 / (2 lanes) passes of 2 batches (one pass with AVX-512, two with AVX2, four with
+/// NEON), each pass holding MR x 2 accumulators. For MR <= 2 the even and odd k feed separate
+/// accumulators (summed at the end), so that decode is not bound by the FMA latency. Preconditions: b 64-byte aligned,
 /// MR <= float_tile<Arch, Loader, KC>::mr.
 template <class Arch, class Loader, int MR>
 requires float_b_loader<Loader, Arch>

@@ -2,8 +2,6 @@
 // Copyright lowbit contributors
 #pragma once
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -12,6 +10,7 @@
 
 #include "lowbit/backend/simd/float_panel_gemm.hpp"
 #include "lowbit/backend/simd/float_panels.hpp"
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/backend/simd/xsimd_compat.hpp"
 #include "lowbit/core/error.hpp"
@@ -28,7 +27,7 @@ namespace lowbit {
 
 /// BF16 weights W(N, K) in k-major panels of 32 columns holding pairs of k (`k_packed<32, 2>`):
 /// element W(32p + r, k) of panel p at index 64 (k / 2) + 2r + k % 2, K padded with a zero to an
-/// even Kp. One 512-bit row of a panel is the `vdpbf16ps` operand for 16 columns. See float_panels.
+/// even Kp. 64 bytes of a panel's row are the `vdpbf16ps` operand for 16 columns. See float_panels.
 using packed_bf16 = float_panels<bf16, 2>;
 
 /// Packs BF16 weights W(N, K) (file layout) into packed_bf16 panels. Threads split the panels.
@@ -40,26 +39,33 @@ inline void unpack_bf16(const packed_bf16& w, std::span<bf16::block> out) { unpa
 
 namespace simd_detail {
 
+/// True when the ISA layer for Arch has bf16 dot products (`bf16_pairs`, `dot_bf16`: AVX-512 BF16).
+template <class Arch>
+inline constexpr bool has_bf16_dot_v = isa_ops<Arch>::has_bf16_dot;
+
 /// Rounds x(M, K) to bfloat16 (round to nearest even) into pairs: out[i * Kp / 2 + s] holds
 /// (bf16(x(i, 2s)), bf16(x(i, 2s + 1))) in its (low, high) halves, a zero padding an odd K.
-/// With AVX-512 BF16 by `vcvtne2ps2bf16` (which also flushes denormal inputs to zero), otherwise
-/// by lowbit::f32_to_bf16; NaN stays NaN. out: M * Kp / 2 dwords.
+/// Where the ISA layer has bf16 dot products by its `bf16_pairs` (AVX-512 BF16 `vcvtne2ps2bf16`,
+/// which also flushes denormal inputs to zero), 2 lanes floats at a time, the row's tail through a
+/// zero-padded copy; otherwise by lowbit::f32_to_bf16; NaN stays NaN. out: M * Kp / 2 dwords.
 template <class Arch>
 inline void activations_to_bf16_pairs(matrix_view<const float> x, std::size_t kp, dword_alias* out) noexcept {
   const std::size_t pairs = kp / 2;
   for (std::size_t i = 0; i < x.rows; ++i) {
     const float* row = x.row(i);
     dword_alias* dst = out + i * pairs;
-    if constexpr (has_avx512bf16_v<Arch>) {
-      for (std::size_t k = 0; k < x.cols; k += 32) {
-        const std::size_t rest = x.cols - k;
-        const __mmask16 lo_mask = rest >= 16 ? __mmask16(0xffff) : __mmask16((1u << rest) - 1);
-        const __mmask16 hi_mask = rest >= 32 ? __mmask16(0xffff) : rest <= 16 ? 0 : __mmask16((1u << (rest - 16)) - 1);
-        const std::size_t slots = std::min<std::size_t>(16, (rest + 1) / 2);
-        const __mmask16 out_mask = slots == 16 ? __mmask16(0xffff) : __mmask16((1u << slots) - 1);
-        const __m512bh v =
-            _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi_mask, row + k + 16), _mm512_maskz_loadu_ps(lo_mask, row + k));
-        _mm512_mask_storeu_epi32(dst + k / 2, out_mask, std::bit_cast<__m512i>(v));
+    if constexpr (has_bf16_dot_v<Arch>) {
+      using I = isa_ops<Arch>;
+      constexpr std::size_t step = 2 * I::lanes;
+      std::size_t k = 0;
+      for (; k + step <= x.cols; k += step)
+        I::store(dst + k / 2, I::bf16_pairs(I::load_f32(row + k), I::load_f32(row + k + I::lanes)));
+      if (k < x.cols) {
+        alignas(64) float tail[step] = {};
+        alignas(64) std::int32_t packed[I::lanes];
+        std::copy(row + k, row + x.cols, tail);
+        I::store(packed, I::bf16_pairs(I::load_f32(tail), I::load_f32(tail + I::lanes)));
+        std::copy_n(packed, (x.cols - k + 1) / 2, dst + k / 2);
       }
     } else {
       for (std::size_t s = 0; s < pairs; ++s) {
@@ -75,42 +81,50 @@ inline void activations_to_bf16_pairs(matrix_view<const float> x, std::size_t kp
 ///
 /// c_out(i, j) = c_in(i, j) + Σ_{s < steps} (a_odd(i, s) b_odd(s, j) + a_even(i, s) b_even(s, j)),
 /// the pairs of k (2s, 2s + 1) of a (M rows of `lda` dwords) and of b (32 dwords per s), c_in = 0
-/// when null. With AVX-512 BF16: `vdpbf16ps`, MR x 2 zmm accumulators; otherwise the portable
-/// path widens each bf16 to f32 (a shift by 16 bits, exact) and issues two FMAs, odd k first as
-/// Intel's pseudo-code of VDPBF16PS does (products of two bf16 are exact in f32). For MR <= 2
-/// even and odd pair steps feed separate accumulators. Preconditions: b 64-byte aligned, MR <=
-/// bf16_tile<Arch>::mr. Source: Intel SDM, VDPBF16PS; bfloat16 per Kalamkar et al. arXiv:1905.12322.
+/// when null. Where the ISA layer has bf16 dot products (AVX-512 BF16): its `dot_bf16`
+/// (`vdpbf16ps`), MR x 32 / lanes accumulators; otherwise the portable path widens each bf16 to f32
+/// (a shift by 16 bits, exact) and issues two xsimd FMAs, odd k first as Intel's pseudo-code of
+/// VDPBF16PS does (products of two bf16 are exact in f32). For MR <= 2 even and odd pair steps
+/// feed separate accumulators. Preconditions: b 64-byte aligned, MR <= bf16_tile<Arch>::mr.
+/// Source: Intel SDM, VDPBF16PS; bfloat16 per Kalamkar et al. arXiv:1905.12322.
 template <class Arch, int MR>
 [[gnu::flatten]] inline void bf16_microkernel(const dword_alias* a, std::size_t lda, const bf16::block* b_blocks,
                                               std::size_t steps, const float* c_in, std::size_t ldc_in, float* c_out,
                                               std::size_t ldc_out) noexcept {
   constexpr int ku = MR <= 2 ? 2 : 1;
   const auto* b = reinterpret_cast<const std::uint32_t*>(b_blocks);
-  if constexpr (has_avx512bf16_v<Arch>) {
-    constexpr int tiles = MR * 2;
-    __m512 acc[ku * tiles];  // acc[(u * MR + i) * 2 + j]
-    unroll<ku * tiles>([&](auto t) {
-      constexpr int u = decltype(t)::value / tiles, i = decltype(t)::value % tiles / 2, j = decltype(t)::value % 2;
-      acc[t] = (u == 0 && c_in != nullptr) ? _mm512_loadu_ps(c_in + i * ldc_in + 16 * j) : _mm512_setzero_ps();
-    });
-    for (std::size_t s = 0; s < steps; s += ku) {
-      unroll<ku>([&](auto u) {
-        if (u > 0 && s + u >= steps) return;
-        const __m512bh b0 = std::bit_cast<__m512bh>(_mm512_load_si512(b + (s + u) * 32));
-        const __m512bh b1 = std::bit_cast<__m512bh>(_mm512_load_si512(b + (s + u) * 32 + 16));
-        unroll<MR>([&](auto i) {
-          constexpr int t = (decltype(u)::value * MR + decltype(i)::value) * 2;
-          const __m512bh av = std::bit_cast<__m512bh>(_mm512_set1_epi32(a[i * lda + s + u]));
-          acc[t] = _mm512_dpbf16_ps(acc[t], av, b0);
-          acc[t + 1] = _mm512_dpbf16_ps(acc[t + 1], av, b1);
+  if constexpr (has_bf16_dot_v<Arch>) {
+    using I = isa_ops<Arch>;
+    using vf = typename I::vf;
+    using vi = typename I::vi;
+    constexpr std::size_t lanes = I::lanes;
+    constexpr int nb = 2, tiles = MR * nb;
+    for (std::size_t j0 = 0; j0 < 32; j0 += nb * lanes) {
+      vf acc[ku * tiles];  // acc[(u * MR + i) * nb + j]
+      unroll<ku * tiles>([&](auto t) {
+        constexpr int u = decltype(t)::value / tiles, i = decltype(t)::value % tiles / nb, j = decltype(t)::value % nb;
+        acc[t] = (u == 0 && c_in != nullptr) ? I::load_f32(c_in + i * ldc_in + j0 + j * lanes) : I::zero_f32();
+      });
+      for (std::size_t s = 0; s < steps; s += ku) {
+        unroll<ku>([&](auto u) {
+          if (u > 0 && s + u >= steps) return;
+          vi bv[nb];
+          unroll<nb>([&](auto j) { bv[j] = I::load(b + (s + u) * 32 + j0 + j * lanes); });
+          unroll<MR>([&](auto i) {
+            const vi av = I::splat_i32(a[i * lda + s + u]);
+            unroll<nb>([&](auto j) {
+              constexpr int t = (decltype(u)::value * MR + decltype(i)::value) * nb + decltype(j)::value;
+              acc[t] = I::dot_bf16(acc[t], av, bv[j]);
+            });
+          });
         });
+      }
+      unroll<tiles>([&](auto t) {
+        vf sum = acc[t];
+        if constexpr (ku == 2) sum = I::add(sum, acc[tiles + t]);
+        I::store_f32(c_out + (t / nb) * ldc_out + j0 + (t % nb) * lanes, sum);
       });
     }
-    unroll<tiles>([&](auto t) {
-      __m512 sum = acc[t];
-      if constexpr (ku == 2) sum = _mm512_add_ps(sum, acc[tiles + t]);
-      _mm512_storeu_ps(c_out + (t / 2) * ldc_out + 16 * (t % 2), sum);
-    });
   } else {
     using batch = xsimd::batch<float, Arch>;
     using ubatch = xsimd::batch<std::uint32_t, Arch>;
@@ -189,7 +203,8 @@ struct bf16_tile {
 /// The activations are rounded to bf16 on the fly (round to nearest even, once per call, into the
 /// workspace), as oneDNN's bf16 x bf16 -> f32 matmul takes them; the products are exact, the sums
 /// f32. With AVX-512 BF16 the register tile (8 rows x 32 columns) issues `vdpbf16ps`; without it
-/// the portable path widens bf16 to f32 and issues xsimd FMAs (AVX2: 6 x 32 in two halves).
+/// the portable path widens bf16 to f32 and issues xsimd FMAs (AVX2: 6 x 32 in two halves; NEON:
+/// in four quarters).
 /// Blocking (K in 512, N in 256 columns), threads (over N) and epilogue as gemm_kernel<f32, simd>;
 /// results do not depend on the thread count. Against the reference (exact bf16 W, f32 x, double
 /// sums) the rounding of x adds |Δy| <= 2^-8 Σ_k |x w| (~ 2^-8 sqrt(K) |x| |w| typically) to the

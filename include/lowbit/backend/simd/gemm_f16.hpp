@@ -2,25 +2,13 @@
 // Copyright lowbit contributors
 #pragma once
 
-// GCC 12 reports -Wuninitialized inside its own AVX-512 headers (the `__Y = __Y` idiom of
-// _mm512_undefined_*) once kernels inline them; the state at the first inclusion decides (as in
-// block_dot_panels.hpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "lowbit/backend/simd/float_panel_gemm.hpp"
 #include "lowbit/backend/simd/float_panels.hpp"
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/tag.hpp"
 #include "lowbit/backend/simd/xsimd_compat.hpp"
 #include "lowbit/core/error.hpp"
@@ -48,19 +36,23 @@ inline void unpack_f16(const packed_f16& w, std::span<f16::block> out) { unpack_
 
 namespace simd_detail {
 
-/// One batch of f32 from the binary16 values at p (`vcvtph2ps`, exact): 16 with AVX-512, 8 with
-/// AVX2 + F16C. p: batch::size halves, 16-byte aligned (AVX2) or 32-byte aligned (AVX-512).
+/// One batch of f32 from the binary16 values at p (the ISA layer's f16_to_f32, exact: `vcvtph2ps`
+/// on x86, `fcvtl` on AArch64): batch::size values, in registers of isa_ops<Arch>::lanes (two of
+/// them where the batch is wider than the layer's registers, AVX-512 without VNNI).
 template <class Arch>
 inline xsimd::batch<float, Arch> load_f16(const std::uint16_t* p) noexcept {
-  if constexpr (xsimd::batch<float, Arch>::size == 16) {
-    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+  using I = isa_ops<Arch>;
+  using batch = xsimd::batch<float, Arch>;
+  if constexpr (I::lanes == batch::size) {
+    return batch(I::f16_to_f32(p));
   } else {
-    static_assert(xsimd::batch<float, Arch>::size == 8, "lowbit: the simd F16 kernel needs AVX2 (F16C) or AVX-512");
-    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
+    alignas(64) float v[batch::size];
+    for (std::size_t h = 0; h < batch::size; h += I::lanes) I::store_f32(v + h, I::f16_to_f32(p + h));
+    return batch::load_aligned(v);
   }
 }
 
-/// B loader of the F16 panels: `vcvtph2ps` (load_f16), exact.
+/// B loader of the F16 panels: load_f16, exact.
 struct f16_loader {
   using element_type = f16::block;
   template <class Arch>
@@ -69,8 +61,8 @@ struct f16_loader {
   }
 };
 
-/// The F16 tile policy of run_float_panels: float_tile widening B with `vcvtph2ps` (8 rows with
-/// AVX-512, 6 with AVX2), k blocks of 512 (a 32 KiB weight block per panel, the same bytes as
+/// The F16 tile policy of run_float_panels: float_tile widening B with load_f16 (8 rows with
+/// AVX-512, 6 with narrower registers), k blocks of 512 (a 32 KiB weight block per panel, the same bytes as
 /// F32's 256).
 template <class Arch>
 using f16_tile = float_tile<Arch, f16_loader, 512>;
@@ -78,7 +70,7 @@ using f16_tile = float_tile<Arch, f16_loader, 512>;
 }  // namespace simd_detail
 
 /// F16 GEMM on the SIMD backend: y = epilogue(x · Wᵀ) with W packed once into packed_f16 panels,
-/// widened to f32 in registers (`vcvtph2ps`, exact) and multiplied with the f32 activations by FMA
+/// widened to f32 in registers (`vcvtph2ps` / `fcvtl`, exact) and multiplied with the f32 activations by FMA
 /// in the register tile f16_tile<Arch>, blocked as the F32 kernel (run_float_panels). Each output
 /// is an f32 sum in k order (for M <= 2 two interleaved partial sums), so it differs from the
 /// double-precision reference by f32 rounding only, and not with the thread count.

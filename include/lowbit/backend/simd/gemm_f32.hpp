@@ -51,9 +51,9 @@ using f32_tile = float_tile<Arch, f32_loader, 256>;
 
 /// F32 GEMM on the SIMD backend: y = epilogue(x · Wᵀ) with W packed once into packed_f32 panels.
 ///
-/// Register tile f32_tile<Arch> (8 x 32 on AVX-512, 6 x 32 in two halves on AVX2) of fused
-/// multiply-adds; cache blocking over K (256) and N (256 columns) for M > the tile's rows, one
-/// whole-K stream of the panels for decode (M <= the tile's rows); threads split N; the epilogue
+/// Register tile f32_tile<Arch> (8 x 32 on AVX-512, 6 x 32 in two halves on AVX2, in four quarters
+/// on NEON) of fused multiply-adds; cache blocking over K (256) and N (256 columns) for M > the
+/// tile's rows, one whole-K stream of the panels for decode (M <= the tile's rows); threads split N; the epilogue
 /// runs per 32-column tile. Each output is an f32 sum in k order (for M <= 2, two interleaved
 /// partial sums of even and odd k), so it differs from the double-precision reference by f32
 /// rounding (at most γ_K Σ_k |x w|, ~ sqrt(K) ulp typically) and not with the thread count.

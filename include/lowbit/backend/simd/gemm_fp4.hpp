@@ -21,12 +21,11 @@ namespace simd_detail {
 
 /// Half the E8M0 scale, `2^(e - 128)` as f32 bits, per lane (ggml `ggml_e8m0_to_fp32_half`,
 /// ggml/src/ggml-impl.h): `(e - 1) << 23` for e >= 2, the subnormals 2^-127, 2^-128 for e = 1, 0.
-template <class V>
-inline typename V::fvec e8m0_half(xsimd::batch<std::int32_t, typename V::arch> e) noexcept {
-  using ib = xsimd::batch<std::int32_t, typename V::arch>;
-  using fb = xsimd::batch<float, typename V::arch>;
-  const ib small = xsimd::select(e == ib(0), ib(0x00200000), ib(0x00400000));
-  return xsimd::bitwise_cast<fb>(xsimd::select(e < ib(2), small, (e - ib(1)) << 23));
+template <class I>
+inline typename I::vf e8m0_half(lanes32<I> e) noexcept {
+  using ib = lanes32<I>;
+  const ib small = select32<I>(I::cmpeq32(e, ib(0)), ib(0x00200000), ib(0x00400000));
+  return I::as_f32(select32<I>(I::cmpgt32(ib(2), e), small, (e - ib(1)) << 23));
 }
 
 /// MXFP4 (ggml `block_mxfp4`, ggml/src/ggml-common.h): e @0 (E8M0), qs[16] @1; nibbles as IQ4_NL;
@@ -37,12 +36,12 @@ struct block_dot_traits<ggml::mxfp4> {
   static constexpr std::array<header_field, 1> fields{{{0, 1, 1}}};
   static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
     constexpr int lo[4] = {0, 1, 2, 3};
-    decode_nibbles<V>(rec, h, V::table(ggml::detail::e2m1::doubled_values), lo, 4, op);
-    dw[0] = e8m0_half<V>(V::widen_u8(rec + 256 + V::rows * h));
+    decode_nibbles<I>(rec, h, I::table_s8(ggml::detail::e2m1::doubled_values), lo, 4, op);
+    dw[0] = e8m0_half<I>(I::widen_u8(rec + 256 + I::lanes * h));
   }
 };
 
@@ -57,13 +56,13 @@ struct block_dot_traits<ggml::nvfp4> {
   static constexpr std::array<header_field, 1> fields{{{0, 1, 4}}};
   static constexpr bool lut = true;
   static constexpr bool split_halves = true;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
     constexpr int lo[4] = {0, 1, 4, 5};
-    decode_nibbles<V>(rec + 4 * 64 * a, h, V::table(ggml::detail::e2m1::doubled_values), lo, 2, op);
-    dw[0] = V::ue4m3_half(rec + 512 + 16 * (2 * a) + V::rows * h);
-    dw[1] = V::ue4m3_half(rec + 512 + 16 * (2 * a + 1) + V::rows * h);
+    decode_nibbles<I>(rec + 4 * 64 * a, h, I::table_s8(ggml::detail::e2m1::doubled_values), lo, 2, op);
+    dw[0] = I::ue4m3_half(rec + 512 + 16 * (2 * a) + I::lanes * h);
+    dw[1] = I::ue4m3_half(rec + 512 + 16 * (2 * a + 1) + I::lanes * h);
   }
 };
 
@@ -72,7 +71,7 @@ struct block_dot_traits<ggml::nvfp4> {
 /// MXFP4 weights W(N, K) in `k_packed<16, 4>` panels (simd_detail::pack_blocks): per (panel,
 /// 32-element block) 272 bytes, the file's size: [0, 256) four chunks (lane r of chunk c = qs[4c..4c+3]
 /// of row 16p + r), [256, 272) the 16 E8M0 exponents. E2M1 codes decode in registers through a
-/// 16-byte table (`vpshufb`).
+/// 16-byte table (I::lookup16: `vpshufb`, `tbl`).
 using packed_mxfp4 = simd_detail::block_packed_t<ggml::mxfp4>;
 
 /// NVFP4 weights in panels: per (panel, 64-element block) 576 bytes, the file's size: [0, 512) eight

@@ -28,12 +28,12 @@ struct block_dot_traits<ggml::iq4_nl> {
   static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
   static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
     constexpr int lo[4] = {0, 1, 2, 3};
-    decode_nibbles<V>(rec, h, V::table(ggml::detail::iq4::values), lo, 4, op);
-    dw[0] = V::fp16(rec + 256 + 2 * V::rows * h);
+    decode_nibbles<I>(rec, h, I::table_s8(ggml::detail::iq4::values), lo, 4, op);
+    dw[0] = I::f16_to_f32(rec + 256 + 2 * I::lanes * h);
   }
 };
 
@@ -47,19 +47,18 @@ struct block_dot_traits<ggml::iq4_xs> {
   static constexpr std::array<header_field, 3> fields{{{0, 2, 1}, {2, 2, 1}, {4, 1, 4}}};
   static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    using fb = xsimd::batch<float, typename V::arch>;
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
+    using ib = lanes32<I>;
     constexpr int lo[4] = {0, 1, 2, 3};
-    decode_nibbles<V>(rec + 4 * 64 * a, h, V::table(ggml::detail::iq4::values), lo, 4, op);
-    const ib low = V::widen_u8(rec + 2048 + 64 + 16 * (a / 2) + V::rows * h);
-    const ib high = V::widen_u16(rec + 2048 + 32 + 2 * V::rows * h);
+    decode_nibbles<I>(rec + 4 * 64 * a, h, I::table_s8(ggml::detail::iq4::values), lo, 4, op);
+    const ib low = I::widen_u8(rec + 2048 + 64 + 16 * (a / 2) + I::lanes * h);
+    const ib high = I::widen_u16(rec + 2048 + 32 + 2 * I::lanes * h);
     const ib ls =
         ((low >> static_cast<int>(4 * (a % 2))) & ib(15)) | (((high >> static_cast<int>(2 * a)) & ib(3)) << 4);
-    const fb d = V::fp16(rec + 2048 + 2 * V::rows * h);
-    dw[0] = d * xsimd::to_float(ls - ib(32));
+    const typename I::vf d = I::f16_to_f32(rec + 2048 + 2 * I::lanes * h);
+    dw[0] = I::mul(d, I::to_f32(ls - ib(32)));
   }
 };
 
@@ -68,7 +67,7 @@ struct block_dot_traits<ggml::iq4_xs> {
 /// IQ4_NL weights W(N, K) in `k_packed<16, 4>` panels (simd_detail::pack_blocks): per (panel,
 /// 32-element block) 288 bytes, the file's size: [0, 256) four 64-byte chunks, lane r of chunk c =
 /// qs[4c..4c+3] of row 16p + r (the file's bytes, dword-transposed); [256, 288) the 16 scales d
-/// (fp16). The kernel looks the nibbles up in a 16-byte table (`vpshufb`) in registers.
+/// (fp16). The kernel looks the nibbles up in a 16-byte table (I::lookup16: `vpshufb`, `tbl`) in registers.
 using packed_iq4_nl = simd_detail::block_packed_t<ggml::iq4_nl>;
 
 /// IQ4_XS weights in panels: per (panel, 256-element super-block) 2176 bytes, the file's size:

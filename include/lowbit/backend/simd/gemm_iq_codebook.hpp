@@ -24,11 +24,12 @@
 
 // The SIMD GEMM/GEMV of the GGUF codebook i-quants IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S on the
 // block_dot_panels framework: the file's bytes in dword-transposed k_packed<16, 4> panels; per
-// activation block of 32 the grid entries of 16 (AVX-512) or 8 (AVX2) rows are gathered from the
-// grid tables (`vpgatherdq` / `vpgatherdd`) with indices assembled from the qs/qh bits in
-// registers, the signs applied by a byte mask, and the int8 values dotted with the 8-bit
-// activations (`vpdpbusd` / `vpmaddubsw`). All values are integers (|v| <= 62) times a per-row
-// f32 scale per 16 or 32 elements that is exact in f32, so the integer sums are exact.
+// activation block of 32 the grid entries of I::lanes rows (one register of the ISA layer I) are
+// gathered from the grid tables (I::grid8 / I::grid4: `vpgatherdq` / `vpgatherdd` on x86, scalar
+// loads on NEON) with indices assembled from the qs/qh bits in registers, the signs applied by a
+// byte mask, and the int8 values dotted with the 8-bit activations (I::dot4_s8). All values are
+// integers (|v| <= 62) times a per-row f32 scale per 16 or 32 elements that is exact in f32, so
+// the integer sums are exact.
 
 namespace lowbit {
 
@@ -60,7 +61,7 @@ inline B dword_byte(B v) noexcept {
 
 /// One group of 8 elements of a codebook i-quant sub-block, per lane (row): the codebook index
 /// (`index[0]`; for 4-code entries, the indices of its two halves), and the sign byte (bit j
-/// negates element j) or, for the shifted IQ1 codes, the `vpshufb` offset of the shift sign
+/// negates element j) or, for the shifted IQ1 codes, the I::lookup16 offset of the shift sign
 /// (0 for +, 0x04 in every byte for -).
 template <class B>
 struct iq_group {
@@ -75,43 +76,42 @@ inline constexpr std::int8_t iq1_shifted_codes[16] = {1, 9, 0, -7, -1, 7, 0, -9,
 
 /// The base of block_dot_traits<F> for the codebook i-quants: `decode`, written once over what
 /// differs by format, and the loads the formats share. EntryCodes: 8 (one 8-code grid entry per
-/// group, `vpgatherdq`) or 4 (two 4-code entries, `vpgatherdd`); Shifted: IQ1's 8 grid ± 1 by
-/// `vpshufb`, else signed magnitudes. The traits (`Codes`) provide `Codes::grid()` (the table), `Codes::load<V>(rec, h,
-/// a)` (the registers of sub-block a, any type), `Codes::group<L>(registers)` (iq_group of group L) and
-/// `Codes::scales<V>(rec, h, a, registers, dw)` (the f32 weight scales of sub-block a: dw[0], and dw[1] with
-/// split_halves).
+/// group, I::grid8) or 4 (two 4-code entries, I::grid4); Shifted: IQ1's 8 grid ± 1 by
+/// I::lookup16, else signed magnitudes (I::apply_signs). The traits (`Codes`) provide `Codes::grid()` (the table),
+/// `Codes::load<I>(rec, h, a)` (the registers of sub-block a for part h, any type), `Codes::group<L>(registers)`
+/// (iq_group of group L) and `Codes::scales<I>(rec, h, a, registers, dw)` (the f32 weight scales of sub-block a:
+/// dw[0], and dw[1] with split_halves).
 template <class F, int EntryCodes, bool Shifted>
 struct iq_codebook_decode {
   static constexpr bool lut = true;
   static constexpr int entry_codes = EntryCodes;
   static constexpr bool shifted = Shifted;
 
-  /// Chunk j of the panel record (lane r: code bytes 4j..4j+3 of row r of the tile half h).
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
-  static B chunk(const std::uint8_t* rec, std::size_t h, std::size_t j) noexcept {
-    return V::load(rec + chunk_at<V>(j, h));
+  /// Chunk j of the panel record (lane r: code bytes 4j..4j+3 of row I::lanes h + r).
+  template <class I>
+  static lanes32<I> chunk(const std::uint8_t* rec, std::size_t h, std::size_t j) noexcept {
+    return I::load(rec + chunk_at<I>(j, h));
   }
   /// The fp16 header field `field` of every row, as f32.
-  template <class V>
-  static xsimd::batch<float, typename V::arch> fp16_field(const std::uint8_t* rec, std::size_t h,
-                                                          std::size_t field) noexcept {
-    return xsimd::batch<float, typename V::arch>(V::fp16(rec + block_record<F>::field_offset(field) + 2 * V::rows * h));
+  template <class I>
+  static typename I::vf fp16_field(const std::uint8_t* rec, std::size_t h, std::size_t field) noexcept {
+    return I::f16_to_f32(rec + block_record<F>::field_offset(field) + 2 * I::lanes * h);
   }
   /// Byte `at` of the byte-plane header field `field` of every row, widened to int32.
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
-  static B byte_field(const std::uint8_t* rec, std::size_t h, std::size_t field, std::size_t at) noexcept {
-    return V::widen_u8(rec + block_record<F>::field_offset(field) + 16 * at + V::rows * h);
+  template <class I>
+  static lanes32<I> byte_field(const std::uint8_t* rec, std::size_t h, std::size_t field, std::size_t at) noexcept {
+    return I::widen_u8(rec + block_record<F>::field_offset(field) + 16 * at + I::lanes * h);
   }
 
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
+    using ib = lanes32<I>;
     using Codes = block_dot_traits<F>;
-    const auto regs = Codes::template load<V>(rec, h, a);
+    const auto regs = Codes::template load<I>(rec, h, a);
     const auto table = [] {
       if constexpr (Codes::shifted) {
-        return V::bytes16(iq1_shifted_codes);
+        return I::table_s8(iq1_shifted_codes);
       } else {
         return 0;
       }
@@ -120,36 +120,36 @@ struct iq_codebook_decode {
       constexpr int l = decltype(lc)::value;
       const iq_group<ib> g = Codes::template group<l>(regs);
       if constexpr (Codes::entry_codes == 4) {
-        op[2 * l] = V::template signed_codes<0>(V::grid4(Codes::grid(), g.index[0]), g.signs);
-        op[2 * l + 1] = V::template signed_codes<1>(V::grid4(Codes::grid(), g.index[1]), g.signs);
+        op[2 * l] = I::template apply_signs<0>(I::grid4(Codes::grid(), g.index[0]), g.signs);
+        op[2 * l + 1] = I::template apply_signs<1>(I::grid4(Codes::grid(), g.index[1]), g.signs);
       } else {
-        typename V::ivec lo, hi;
-        V::grid8(Codes::grid(), g.index[0], lo, hi);
+        typename I::vi lo, hi;
+        I::grid8(Codes::grid(), g.index[0], lo, hi);
         if constexpr (Codes::shifted) {
-          op[2 * l] = V::biased(V::lookup(table, (ib(lo) & ib(0x03030303)) | g.signs));
-          op[2 * l + 1] = V::biased(V::lookup(table, (ib(hi) & ib(0x03030303)) | g.signs));
+          op[2 * l] = I::lookup16(table, (ib(lo) & ib(0x03030303)) | g.signs);
+          op[2 * l + 1] = I::lookup16(table, (ib(hi) & ib(0x03030303)) | g.signs);
         } else {
-          op[2 * l] = V::template signed_codes<0>(lo, g.signs);
-          op[2 * l + 1] = V::template signed_codes<1>(hi, g.signs);
+          op[2 * l] = I::template apply_signs<0>(lo, g.signs);
+          op[2 * l + 1] = I::template apply_signs<1>(hi, g.signs);
         }
       }
     });
-    Codes::template scales<V>(rec, h, a, regs, dw);
+    Codes::template scales<I>(rec, h, a, regs, dw);
   }
 };
 
 /// The f32 weight scale d (0.5 + ls) / 4 of the IQ2 formats, per lane.
-template <class V, class B>
-inline typename V::fvec iq2_scale(const xsimd::batch<float, typename V::arch>& d, B ls) noexcept {
-  using fb = xsimd::batch<float, typename V::arch>;
-  return d * (xsimd::to_float(ls) + fb(0.5f)) * fb(0.25f);
+template <class I>
+inline typename I::vf iq2_scale(typename I::vf d, lanes32<I> ls) noexcept {
+  return I::mul(I::mul(d, I::add(I::to_f32(ls), I::splat_f32(0.5f))), I::splat_f32(0.25f));
 }
 
 /// IQ2_XS and IQ2_S: the scales of the two halves of a sub-block, from the nibbles of `sc`.
-template <class V, class B>
-inline void iq2_half_scales(const xsimd::batch<float, typename V::arch>& d, B sc, typename V::fvec* dw) noexcept {
-  dw[0] = iq2_scale<V>(d, sc & B(15));
-  dw[1] = iq2_scale<V>(d, (sc >> 4) & B(15));
+template <class I>
+inline void iq2_half_scales(typename I::vf d, lanes32<I> sc, typename I::vf* dw) noexcept {
+  using ib = lanes32<I>;
+  dw[0] = iq2_scale<I>(d, sc & ib(15));
+  dw[1] = iq2_scale<I>(d, (sc >> 4) & ib(15));
 }
 
 /// IQ2_XXS (ggml `block_iq2_xxs`, ggml/src/ggml-common.h): d @0 (fp16), qs @2 (64 bytes). Sub-block
@@ -162,19 +162,19 @@ struct block_dot_traits<ggml::iq2_xxs> : iq_codebook_decode<ggml::iq2_xxs, 8, fa
   static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
   static constexpr bool split_halves = false;
   static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq2xxs_grid.data(); }
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  template <class I, class B = lanes32<I>>
   static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
-    return std::array<B, 2>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1)};
+    return std::array<B, 2>{chunk<I>(rec, h, 2 * a), chunk<I>(rec, h, 2 * a + 1)};
   }
   template <int L, class B>
   static iq_group<B> group(const std::array<B, 2>& r) noexcept {  // r: indices, aux
     return {{dword_byte<L>(r[0]), B(0)}, iq_sign_byte((r[1] >> (7 * L)) & B(127))};
   }
-  template <class V, class B>
+  template <class I, class B>
   static void scales(const std::uint8_t* rec, std::size_t h, std::size_t, const std::array<B, 2>& r,
-                     typename V::fvec* dw) noexcept {
-    const auto d = fp16_field<V>(rec, h, 0);
-    dw[0] = iq2_scale<V>(d, (r[1] >> 28) & B(15));
+                     typename I::vf* dw) noexcept {
+    const auto d = fp16_field<I>(rec, h, 0);
+    dw[0] = iq2_scale<I>(d, (r[1] >> 28) & B(15));
   }
 };
 
@@ -188,21 +188,21 @@ struct block_dot_traits<ggml::iq2_xs> : iq_codebook_decode<ggml::iq2_xs, 8, fals
   static constexpr std::array<header_field, 2> fields{{{0, 2, 1}, {66, 1, 8}}};
   static constexpr bool split_halves = true;
   static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq2xs_grid.data(); }
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  template <class I, class B = lanes32<I>>
   static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
-    return std::array<B, 2>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1)};
+    return std::array<B, 2>{chunk<I>(rec, h, 2 * a), chunk<I>(rec, h, 2 * a + 1)};
   }
   template <int L, class B>
   static iq_group<B> group(const std::array<B, 2>& pair) noexcept {
     const B q = (pair[L / 2] >> (16 * (L % 2))) & B(0xffff);
     return {{q & B(511), B(0)}, iq_sign_byte((q >> 9) & B(127))};
   }
-  template <class V, class B>
+  template <class I, class B>
   static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 2>&,
-                     typename V::fvec* dw) noexcept {
-    const auto d = fp16_field<V>(rec, h, 0);
-    const B sc = byte_field<V>(rec, h, 1, a);
-    iq2_half_scales<V>(d, sc, dw);
+                     typename I::vf* dw) noexcept {
+    const auto d = fp16_field<I>(rec, h, 0);
+    const B sc = byte_field<I>(rec, h, 1, a);
+    iq2_half_scales<I>(d, sc, dw);
   }
 };
 
@@ -216,20 +216,20 @@ struct block_dot_traits<ggml::iq2_s> : iq_codebook_decode<ggml::iq2_s, 8, false>
   static constexpr std::array<header_field, 3> fields{{{0, 2, 1}, {66, 1, 8}, {74, 1, 8}}};
   static constexpr bool split_halves = true;
   static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq2s_grid.data(); }
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  template <class I, class B = lanes32<I>>
   static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
-    return std::array<B, 3>{chunk<V>(rec, h, a), chunk<V>(rec, h, 8 + a), byte_field<V>(rec, h, 1, a)};
+    return std::array<B, 3>{chunk<I>(rec, h, a), chunk<I>(rec, h, 8 + a), byte_field<I>(rec, h, 1, a)};
   }
   template <int L, class B>
   static iq_group<B> group(const std::array<B, 3>& r) noexcept {  // r: low index bytes, sign bytes, qh
     return {{dword_byte<L>(r[0]) | (((r[2] >> (2 * L)) & B(3)) << 8), B(0)}, dword_byte<L>(r[1])};
   }
-  template <class V, class B>
+  template <class I, class B>
   static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 3>&,
-                     typename V::fvec* dw) noexcept {
-    const auto d = fp16_field<V>(rec, h, 0);
-    const B sc = byte_field<V>(rec, h, 2, a);
-    iq2_half_scales<V>(d, sc, dw);
+                     typename I::vf* dw) noexcept {
+    const auto d = fp16_field<I>(rec, h, 0);
+    const B sc = byte_field<I>(rec, h, 2, a);
+    iq2_half_scales<I>(d, sc, dw);
   }
 };
 
@@ -243,21 +243,20 @@ struct block_dot_traits<ggml::iq3_xxs> : iq_codebook_decode<ggml::iq3_xxs, 4, fa
   static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
   static constexpr bool split_halves = false;
   static const std::uint32_t* grid() noexcept { return ggml::iq_grids::iq3xxs_grid.data(); }
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  template <class I, class B = lanes32<I>>
   static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
-    return std::array<B, 3>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1), chunk<V>(rec, h, 16 + a)};
+    return std::array<B, 3>{chunk<I>(rec, h, 2 * a), chunk<I>(rec, h, 2 * a + 1), chunk<I>(rec, h, 16 + a)};
   }
   template <int L, class B>
   static iq_group<B> group(const std::array<B, 3>& r) noexcept {  // r: index words 0, 1, aux
     return {{dword_byte<(2 * L) % 4>(r[L / 2]), dword_byte<(2 * L + 1) % 4>(r[L / 2])},
             iq_sign_byte((r[2] >> (7 * L)) & B(127))};
   }
-  template <class V, class B>
+  template <class I, class B>
   static void scales(const std::uint8_t* rec, std::size_t h, std::size_t, const std::array<B, 3>& r,
-                     typename V::fvec* dw) noexcept {
-    using fb = xsimd::batch<float, typename V::arch>;
-    const fb d = fp16_field<V>(rec, h, 0);
-    dw[0] = d * (xsimd::to_float((r[2] >> 28) & B(15)) + fb(0.5f)) * fb(0.5f);
+                     typename I::vf* dw) noexcept {
+    const typename I::vf d = fp16_field<I>(rec, h, 0);
+    dw[0] = I::mul(I::mul(d, I::add(I::to_f32((r[2] >> 28) & B(15)), I::splat_f32(0.5f))), I::splat_f32(0.5f));
   }
 };
 
@@ -272,11 +271,11 @@ struct block_dot_traits<ggml::iq3_s> : iq_codebook_decode<ggml::iq3_s, 4, false>
   static constexpr std::array<header_field, 2> fields{{{0, 2, 1}, {106, 1, 4}}};
   static constexpr bool split_halves = false;
   static const std::uint32_t* grid() noexcept { return ggml::iq_grids::iq3s_grid.data(); }
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  template <class I, class B = lanes32<I>>
   static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
-    return std::array<B, 4>{chunk<V>(rec, h, 2 * a), chunk<V>(rec, h, 2 * a + 1),
-                            (B(chunk<V>(rec, h, 16 + a / 4)) >> static_cast<int>(8 * (a % 4))) & B(0xff),
-                            chunk<V>(rec, h, 18 + a)};
+    return std::array<B, 4>{chunk<I>(rec, h, 2 * a), chunk<I>(rec, h, 2 * a + 1),
+                            (B(chunk<I>(rec, h, 16 + a / 4)) >> static_cast<int>(8 * (a % 4))) & B(0xff),
+                            chunk<I>(rec, h, 18 + a)};
   }
   template <int L, class B>
   static iq_group<B> group(const std::array<B, 4>& r) noexcept {  // r: index words 0, 1, qh, sign bytes
@@ -284,13 +283,13 @@ struct block_dot_traits<ggml::iq3_s> : iq_codebook_decode<ggml::iq3_s, 4, false>
              dword_byte<(2 * L + 1) % 4>(r[L / 2]) | (((r[2] >> (2 * L + 1)) & B(1)) << 8)},
             dword_byte<L>(r[3])};
   }
-  template <class V, class B>
+  template <class I, class B>
   static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 4>&,
-                     typename V::fvec* dw) noexcept {
-    const auto d = fp16_field<V>(rec, h, 0);
-    const B sc = byte_field<V>(rec, h, 1, (a / 2));
+                     typename I::vf* dw) noexcept {
+    const auto d = fp16_field<I>(rec, h, 0);
+    const B sc = byte_field<I>(rec, h, 1, (a / 2));
     const B ls = (sc >> static_cast<int>(4 * (a % 2))) & B(15);
-    dw[0] = d * xsimd::to_float(B(1) + (ls << 1));
+    dw[0] = I::mul(d, I::to_f32(B(1) + (ls << 1)));
   }
 };
 
@@ -298,28 +297,27 @@ struct block_dot_traits<ggml::iq3_s> : iq_codebook_decode<ggml::iq3_s, 4, false>
 /// chunk a = sub-block a's 4 groups), qh (8 u16, chunks 8..11: u16 a % 2 of chunk 8 + a / 2: bits
 /// 3l..3l+2 index bits 8..10 of group l, bits 12..14 ls, bit 15 the shift sign). value =
 /// d (2 ls + 1) (grid[j] ± 1/8) = d (2 ls + 1) / 8 (8 grid[j] ± 1), the integer in {-9, ..., 9}
-/// looked up by `vpshufb` (iq1_shifted_codes) (ggml `dequantize_row_iq1_s`, IQ1S_DELTA = 0.125).
+/// looked up by I::lookup16 (iq1_shifted_codes) (ggml `dequantize_row_iq1_s`, IQ1S_DELTA = 0.125).
 template <>
 struct block_dot_traits<ggml::iq1_s> : iq_codebook_decode<ggml::iq1_s, 8, true> {
   static constexpr std::size_t code_src = 2, code_bytes = 48;
   static constexpr std::array<header_field, 1> fields{{{0, 2, 1}}};
   static constexpr bool split_halves = false;
   static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq1s_grid.data(); }
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  template <class I, class B = lanes32<I>>
   static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
-    const B qh = (B(chunk<V>(rec, h, 8 + a / 2)) >> static_cast<int>(16 * (a % 2))) & B(0xffff);
-    return std::array<B, 3>{chunk<V>(rec, h, a), qh, ((qh >> 15) & B(1)) * B(0x04040404)};
+    const B qh = (B(chunk<I>(rec, h, 8 + a / 2)) >> static_cast<int>(16 * (a % 2))) & B(0xffff);
+    return std::array<B, 3>{chunk<I>(rec, h, a), qh, ((qh >> 15) & B(1)) * B(0x04040404)};
   }
   template <int L, class B>
   static iq_group<B> group(const std::array<B, 3>& r) noexcept {  // r: low index bytes, qh, shift offset
     return {{dword_byte<L>(r[0]) | (((r[1] >> (3 * L)) & B(7)) << 8), B(0)}, r[2]};
   }
-  template <class V, class B>
+  template <class I, class B>
   static void scales(const std::uint8_t* rec, std::size_t h, std::size_t, const std::array<B, 3>& r,
-                     typename V::fvec* dw) noexcept {
-    using fb = xsimd::batch<float, typename V::arch>;
-    const fb d = fp16_field<V>(rec, h, 0);
-    dw[0] = d * xsimd::to_float(B(1) + (((r[1] >> 12) & B(7)) << 1)) * fb(0.125f);
+                     typename I::vf* dw) noexcept {
+    const typename I::vf d = fp16_field<I>(rec, h, 0);
+    dw[0] = I::mul(I::mul(d, I::to_f32(B(1) + (((r[1] >> 12) & B(7)) << 1))), I::splat_f32(0.125f));
   }
 };
 
@@ -335,30 +333,29 @@ struct block_dot_traits<ggml::iq1_m> : iq_codebook_decode<ggml::iq1_m, 8, true> 
   static constexpr std::array<header_field, 0> fields{};
   static constexpr bool split_halves = true;
   static const std::uint64_t* grid() noexcept { return ggml::iq_grids::iq1s_grid.data(); }
-  template <class V, class B = xsimd::batch<std::int32_t, typename V::arch>>
+  template <class I, class B = lanes32<I>>
   static auto load(const std::uint8_t* rec, std::size_t h, std::size_t a) noexcept {
-    return std::array<B, 2>{chunk<V>(rec, h, a),
-                            (B(chunk<V>(rec, h, 8 + a / 2)) >> static_cast<int>(16 * (a % 2))) & B(0xffff)};
+    return std::array<B, 2>{chunk<I>(rec, h, a),
+                            (B(chunk<I>(rec, h, 8 + a / 2)) >> static_cast<int>(16 * (a % 2))) & B(0xffff)};
   }
   template <int L, class B>
   static iq_group<B> group(const std::array<B, 2>& r) noexcept {  // r: low index bytes, qh
     const B nibble = (r[1] >> (4 * L)) & B(15);
     return {{dword_byte<L>(r[0]) | ((nibble & B(7)) << 8), B(0)}, (nibble >> 3) * B(0x04040404)};
   }
-  template <class V, class B>
+  template <class I, class B>
   static void scales(const std::uint8_t* rec, std::size_t h, std::size_t a, const std::array<B, 2>&,
-                     typename V::fvec* dw) noexcept {
-    using fb = xsimd::batch<float, typename V::arch>;
-    const B w01 = chunk<V>(rec, h, 12);  // sc[0] | sc[1] << 16
-    const B w23 = chunk<V>(rec, h, 13);  // sc[2] | sc[3] << 16
+                     typename I::vf* dw) noexcept {
+    const B w01 = chunk<I>(rec, h, 12);  // sc[0] | sc[1] << 16
+    const B w23 = chunk<I>(rec, h, 13);  // sc[2] | sc[3] << 16
     const B d_bits =
         ((w01 >> 12) & B(0xf)) | ((w01 >> 24) & B(0xf0)) | ((w23 >> 4) & B(0xf00)) | ((w23 >> 16) & B(0xf000));
-    const fb d(V::fp16_lanes(d_bits));
+    const typename I::vf d = I::f16_lanes_to_f32(d_bits);
     const std::size_t k = a / 2;  // scale word sc[k] covers sub-blocks 2k, 2k + 1
     const B sc = ((k < 2 ? w01 : w23) >> static_cast<int>(16 * (k % 2))) & B(0xffff);
     const int shift = static_cast<int>(6 * (a % 2));
-    dw[0] = d * xsimd::to_float(B(1) + (((sc >> shift) & B(7)) << 1)) * fb(0.125f);
-    dw[1] = d * xsimd::to_float(B(1) + (((sc >> (shift + 3)) & B(7)) << 1)) * fb(0.125f);
+    dw[0] = I::mul(I::mul(d, I::to_f32(B(1) + (((sc >> shift) & B(7)) << 1))), I::splat_f32(0.125f));
+    dw[1] = I::mul(I::mul(d, I::to_f32(B(1) + (((sc >> (shift + 3)) & B(7)) << 1))), I::splat_f32(0.125f));
   }
 };
 
@@ -458,10 +455,10 @@ struct gemm_kernel<ggml::iq2_xs, backend::simd<Arch>> : simd_detail::block_dot_g
 /// IQ2_S GEMM on the SIMD backend; see the IQ2_XXS kernel (one weight scale per 16 elements).
 template <class Arch>
 struct gemm_kernel<ggml::iq2_s, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq2_s, Arch> {};
-/// IQ3_XXS GEMM on the SIMD backend; see the IQ2_XXS kernel (4-code grid entries, `vpgatherdd`).
+/// IQ3_XXS GEMM on the SIMD backend; see the IQ2_XXS kernel (4-code grid entries, I::grid4).
 template <class Arch>
 struct gemm_kernel<ggml::iq3_xxs, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq3_xxs, Arch> {};
-/// IQ3_S GEMM on the SIMD backend; see the IQ2_XXS kernel (4-code grid entries, `vpgatherdd`).
+/// IQ3_S GEMM on the SIMD backend; see the IQ2_XXS kernel (4-code grid entries, I::grid4).
 template <class Arch>
 struct gemm_kernel<ggml::iq3_s, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<ggml::iq3_s, Arch> {};
 

@@ -18,7 +18,6 @@
 #include "lowbit/backend/simd/block_dot_panels.hpp"
 #include "lowbit/backend/simd/panel_schedule.hpp"
 #include "lowbit/backend/simd/tag.hpp"
-#include "lowbit/backend/simd/xsimd_compat.hpp"
 #include "lowbit/core/error.hpp"
 #include "lowbit/core/matrix_view.hpp"
 #include "lowbit/core/parallel.hpp"
@@ -36,7 +35,7 @@
 // r; then the 16 E8M0 scales). Two kernels:
 // - integer: the elements whose values are integers times a power of two that fits int8 (FP4
 //   E2M1 doubled, FP6 E2M3 times 8, INT8) are decoded in registers to int8 and dotted with the
-//   8-bit activations (block_dot_gemm_kernel, `vpdpbusd` / `vpmaddubsw`): exact integer sums;
+//   8-bit activations (block_dot_gemm_kernel, I::dot4_s8: `vpdpbusd`, `vpmaddubsw`, `sdot`): exact integer sums;
 // - float: FP6 E3M2 (|8 v| up to 448 does not fit int8) and FP8 E4M3 / E5M2 are decoded in
 //   registers to f32 (exponent and mantissa moved into f32's fields with shifts, then rescaled by a
 //   power of two, exact) and FMA'd against the unquantized f32 activations.
@@ -49,13 +48,12 @@ namespace simd_detail {
 /// The MX block scale 2^(e - 127) times `factor` (a power of two) per lane, as f32: e << 23 for
 /// e >= 1, the subnormal 2^-127 for e = 0, NaN for e = 255 (spec §5.4.1, lowbit::e8m0_to_f32).
 /// Exact while the product stays >= 2^-149.
-template <class Arch>
-inline xsimd::batch<float, Arch> mx_scale(xsimd::batch<std::int32_t, Arch> e, float factor) noexcept {
-  using ib = xsimd::batch<std::int32_t, Arch>;
-  using fb = xsimd::batch<float, Arch>;
-  ib bits = xsimd::select(e == ib(0), ib(0x00400000), e << 23);
-  bits = xsimd::select(e == ib(255), ib(0x7fc00000), bits);
-  return xsimd::bitwise_cast<fb>(bits) * fb(factor);
+template <class I>
+inline typename I::vf mx_scale(lanes32<I> e, float factor) noexcept {
+  using ib = lanes32<I>;
+  ib bits = select32<I>(I::cmpeq32(e, ib(0)), ib(0x00400000), e << 23);
+  bits = select32<I>(I::cmpeq32(e, ib(255)), ib(0x7fc00000), bits);
+  return I::mul(I::as_f32(bits), I::splat_f32(factor));
 }
 
 /// Four 4-bit codes (bits 4j..4j+3 of t) moved to the low nibbles of the four bytes of each lane.
@@ -71,16 +69,16 @@ inline B spread_sextets(B t) noexcept {
 }
 
 /// The 24 bits of FP6 quad g (elements 4g..4g+3, block code bytes 3g..3g+2, LSB first) of each
-/// row, from the six chunks of a block (chunk_at<V>(j, h) of `rec`), in the low 24 bits per lane.
-template <class V, int G>
-inline xsimd::batch<std::int32_t, typename V::arch> fp6_quad(const std::uint8_t* rec, std::size_t h) noexcept {
-  using ib = xsimd::batch<std::int32_t, typename V::arch>;
+/// row, from the six chunks of a block (chunk_at<I>(j, h) of `rec`), in the low 24 bits per lane.
+template <class I, int G>
+inline lanes32<I> fp6_quad(const std::uint8_t* rec, std::size_t h) noexcept {
+  using ib = lanes32<I>;
   constexpr int byte = 3 * G, chunk = byte / 4, off = byte % 4;
-  const ib lo = V::load(rec + chunk_at<V>(chunk, h));
+  const ib lo = I::load(rec + chunk_at<I>(chunk, h));
   if constexpr (off == 0) {
     return lo;
   } else {
-    const ib hi = V::load(rec + chunk_at<V>(chunk + 1, h));
+    const ib hi = I::load(rec + chunk_at<I>(chunk + 1, h));
     return ((lo >> (8 * off)) & ib((1 << (32 - 8 * off)) - 1)) | (hi << (32 - 8 * off));
   }
 }
@@ -100,16 +98,16 @@ struct block_dot_traits<mx::mxint8> {
   static constexpr std::array<header_field, 1> fields{{{0, 1, 1}}};
   static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
-    for (std::size_t c = 0; c < 8; ++c) op[c] = V::biased(V::load(rec + chunk_at<V>(c, h)));
-    dw[0] = mx_scale<typename V::arch>(V::widen_u8(rec + 16 * code_bytes + V::rows * h), 1.0f / 64.0f);
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
+    for (std::size_t c = 0; c < 8; ++c) op[c] = I::bias_s8(I::load(rec + chunk_at<I>(c, h)));
+    dw[0] = mx_scale<I>(I::widen_u8(rec + 16 * code_bytes + I::lanes * h), 1.0f / 64.0f);
   }
 };
 
 /// MXFP4 (lowbit::mx::mxfp4): e @0, 16 code bytes @1 (element 2j the low nibble of byte j); value
-/// = 2^(e - 127) e2m1(q) = 2^(e - 128) doubled(q), the doubled E2M1 values looked up by `vpshufb`.
+/// = 2^(e - 127) e2m1(q) = 2^(e - 128) doubled(q), the doubled E2M1 values looked up by I::lookup16.
 /// Chunk c holds elements 8c..8c+7: its low two bytes give op[2c], its high two op[2c + 1].
 template <>
 struct block_dot_traits<mx::mxfp4> {
@@ -117,23 +115,23 @@ struct block_dot_traits<mx::mxfp4> {
   static constexpr std::array<header_field, 1> fields{{{0, 1, 1}}};
   static constexpr bool lut = true;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    const typename V::ivec table = V::table(ggml::detail::e2m1::doubled_values);
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
+    using ib = lanes32<I>;
+    const typename I::vi table = I::table_s8(ggml::detail::e2m1::doubled_values);
     for (std::size_t c = 0; c < 4; ++c) {
-      const ib v = V::load(rec + chunk_at<V>(c, h));
-      op[2 * c] = V::lookup(table, spread_nibbles(v));
-      op[2 * c + 1] = V::lookup(table, spread_nibbles(v >> 16));
+      const ib v = I::load(rec + chunk_at<I>(c, h));
+      op[2 * c] = I::lookup16(table, spread_nibbles(v));
+      op[2 * c + 1] = I::lookup16(table, spread_nibbles(v >> 16));
     }
-    dw[0] = mx_scale<typename V::arch>(V::widen_u8(rec + 16 * code_bytes + V::rows * h), 0.5f);
+    dw[0] = mx_scale<I>(I::widen_u8(rec + 16 * code_bytes + I::lanes * h), 0.5f);
   }
 };
 
 /// MXFP6 E2M3 (lowbit::mx::mxfp6_e2m3): e @0, 24 code bytes @1 (6-bit codes LSB first); value =
 /// 2^(e - 127) e2m3(q) = 2^(e - 130) (8 e2m3(q)), where 8 e2m3(q) is an integer: the magnitude code
-/// itself for codes 0..15, {16, 18, ..., 30, 32, 36, ..., 60} for 16..31 (one `vpshufb`), negated
+/// itself for codes 0..15, {16, 18, ..., 30, 32, 36, ..., 60} for 16..31 (one I::lookup16), negated
 /// by bit 5.
 template <>
 struct block_dot_traits<mx::mxfp6_e2m3> {
@@ -142,19 +140,19 @@ struct block_dot_traits<mx::mxfp6_e2m3> {
   static constexpr bool lut = true;
   static constexpr bool split_halves = false;
   static constexpr std::int8_t upper[16] = {16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40, 44, 48, 52, 56, 60};
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    const typename V::ivec table = V::bytes16(upper);
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
+    using ib = lanes32<I>;
+    const typename I::vi table = I::splat16(upper);
     mx_unroll<8>([&](auto gc) {
       constexpr int g = decltype(gc)::value;
-      const ib codes = spread_sextets(fp6_quad<V, g>(rec, h));
+      const ib codes = spread_sextets(fp6_quad<I, g>(rec, h));
       const ib low = codes & ib(0x0f0f0f0f);
-      const typename V::ivec mag = V::template blend_on_bit<4>(codes, low, V::lookup(table, low));
-      op[g] = V::biased(V::template negate_on_bit<5>(codes, mag));
+      const typename I::vi mag = I::template blend_on_bit<4>(codes, low, I::lookup16(table, low));
+      op[g] = I::bias_s8(I::template negate_on_bit<5>(codes, mag));
     });
-    dw[0] = mx_scale<typename V::arch>(V::widen_u8(rec + 16 * code_bytes + V::rows * h), 0.125f);
+    dw[0] = mx_scale<I>(I::widen_u8(rec + 16 * code_bytes + I::lanes * h), 0.125f);
   }
 };
 
@@ -176,78 +174,65 @@ struct block_dot_traits<mx::mxfp8_e5m2> : mx_float_layout<mx::mxfp8_e5m2> {};
 /// mantissa fields shifted into f32's (`mag << (23 - Mbits)`, an f32 of the same fields with
 /// exponent bias 127, a subnormal for exponent 0) times 2^(127 - Bias); E4M3's 0x7f magnitude is
 /// NaN, E5M2's exponent 31 is ±inf / NaN.
-template <class E, class Arch>
-inline xsimd::batch<float, Arch> mx_element_to_f32(xsimd::batch<std::int32_t, Arch> code) noexcept {
-  using ib = xsimd::batch<std::int32_t, Arch>;
-  using fb = xsimd::batch<float, Arch>;
+template <class E, class I>
+inline typename I::vf mx_element_to_f32(lanes32<I> code) noexcept {
+  using ib = lanes32<I>;
   constexpr int bits = E::bits;
   constexpr int mbits = std::is_same_v<E, fp8_e4m3_format> ? 3 : 2;
   constexpr int bias = std::is_same_v<E, fp8_e4m3_format> ? 7 : std::is_same_v<E, fp8_e5m2_format> ? 15 : 3;
   const ib mag = code & ib((1 << (bits - 1)) - 1);
   const ib sign = (code >> (bits - 1)) << 31;
-  const fb scaled = xsimd::bitwise_cast<fb>(mag << (23 - mbits)) *
-                    fb(std::bit_cast<float>(static_cast<std::uint32_t>(254 - bias) << 23));
-  ib v = xsimd::bitwise_cast<ib>(scaled);
+  const typename I::vf scaled = I::mul(
+      I::as_f32(mag << (23 - mbits)), I::splat_f32(std::bit_cast<float>(static_cast<std::uint32_t>(254 - bias) << 23)));
+  ib v = I::as_i32(scaled);
   if constexpr (std::is_same_v<E, fp8_e4m3_format>) {
-    v = xsimd::select(mag == ib(0x7f), ib(0x7fc00000), v);
+    v = select32<I>(I::cmpeq32(mag, ib(0x7f)), ib(0x7fc00000), v);
   } else if constexpr (std::is_same_v<E, fp8_e5m2_format>) {
-    v = xsimd::select(mag >= ib(0x7c), ib(0x7f800000) | ((mag & ib(3)) << 21), v);
+    v = select32<I>(I::cmpgt32(mag, ib(0x7b)), ib(0x7f800000) | ((mag & ib(3)) << 21), v);
   }
-  return xsimd::bitwise_cast<fb>(v | sign);
+  return I::as_f32(v | sign);
 }
 
 /// Microkernel of the float-decoded MX formats: MR rows of x (f32, row stride lda, from row i0)
-/// times one 16-row panel, all K blocks. Per block and row r: `acc[i][r] += s[r] Σ_k w[r,k] x[i,k]`,
-/// the inner sum an f32 FMA chain over the block's 32 k (k in order), s = 2^(e - 127). AVX-512:
-/// one zmm per 16 rows; AVX2: two halves of 8 rows.
+/// times one 16-row panel, all K blocks, over the ISA layer I = isa_ops<Arch> (I::parts registers
+/// of I::lanes rows). Per block and row r: `acc[i][r] += s[r] Σ_k w[r,k] x[i,k]`, the inner sum an
+/// f32 FMA chain (`I::fmadd`, one rounding per step) over the block's 32 k (k in order), then
+/// `acc = fmadd(part, s, acc)`, s = 2^(e - 127).
 template <class Arch, int MR, class F>
 inline void mx_float_microkernel(const std::uint8_t* panel, std::size_t nb, const float* x, std::size_t lda,
                                  float (*acc_out)[16]) noexcept {
+  using I = isa_ops<Arch>;
+  using ib = lanes32<I>;
+  using vf = typename I::vf;
   using E = typename F::element_type;
   constexpr std::size_t stride = block_record<F>::stride;
   constexpr std::size_t code_bytes = F::block_bytes - 1;
-  auto body = [&]<class V>(V, std::size_t h) {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    using fb = xsimd::batch<float, typename V::arch>;
-    fb acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = fb(0.0f);
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vf acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = I::zero_f32();
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* rec = panel + b * stride;
       const float* xb = x + 32 * b;
-      fb part[MR];
-      for (int i = 0; i < MR; ++i) part[i] = fb(0.0f);
+      vf part[MR];
+      for (int i = 0; i < MR; ++i) part[i] = I::zero_f32();
       auto quad = [&](ib codes, std::size_t k0, int width) {
         for (int q = 0; q < 4; ++q) {
-          const fb w = mx_element_to_f32<E, typename V::arch>((codes >> (8 * q)) & ib((1 << width) - 1));
-          for (int i = 0; i < MR; ++i) part[i] = fmadd<typename V::arch>(fb(xb[i * lda + k0 + q]), w, part[i]);
+          const vf w = mx_element_to_f32<E, I>((codes >> (8 * q)) & ib((1 << width) - 1));
+          for (int i = 0; i < MR; ++i) part[i] = I::fmadd(I::splat_f32(xb[i * lda + k0 + q]), w, part[i]);
         }
       };
       if constexpr (E::bits == 8) {
-        for (std::size_t c = 0; c < 8; ++c) quad(V::load(rec + chunk_at<V>(c, h)), 4 * c, 8);
+        for (std::size_t c = 0; c < 8; ++c) quad(I::load(rec + chunk_at<I>(c, h)), 4 * c, 8);
       } else {
         mx_unroll<8>([&](auto gc) {
           constexpr int g = decltype(gc)::value;
-          quad(spread_sextets(fp6_quad<V, g>(rec, h)), 4 * g, 6);
+          quad(spread_sextets(fp6_quad<I, g>(rec, h)), 4 * g, 6);
         });
       }
-      const fb s = mx_scale<typename V::arch>(V::widen_u8(rec + 16 * code_bytes + V::rows * h), 1.0f);
-      for (int i = 0; i < MR; ++i) acc[i] = fmadd<typename V::arch>(part[i], s, acc[i]);
+      const vf s = mx_scale<I>(I::widen_u8(rec + 16 * code_bytes + I::lanes * h), 1.0f);
+      for (int i = 0; i < MR; ++i) acc[i] = I::fmadd(part[i], s, acc[i]);
     }
-    for (int i = 0; i < MR; ++i) acc[i].store_unaligned(acc_out[i] + V::rows * h);
-  };
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-  if constexpr (has_vnni_v<Arch>) {
-    body(vec512{}, 0);
-  } else
-#endif
-#if defined(__AVX2__)
-      if constexpr (has_avx2_v<Arch>) {
-    body(vec256{}, 0);
-    body(vec256{}, 1);
-  } else
-#endif
-  {
-    static_assert(dependent_false<Arch>, "lowbit: the simd MX float kernels need AVX2 or AVX-512 VNNI");
+    for (int i = 0; i < MR; ++i) I::store_f32(acc_out[i] + I::lanes * h, acc[i]);
   }
 }
 
@@ -302,27 +287,26 @@ struct nvfp4_pair {
 /// c = qs bytes 4c..4c+3 of the pair's 16 code bytes (block 2b's qs[8], then block 2b + 1's) of row
 /// r, i.e. elements 8c..8c+7 (element 2j the low nibble of byte j); [256, 288) the two E4M3 block
 /// scales as byte planes. value = e4m3(s) e2m1(q) = (e4m3(s) / 2) doubled(q): the doubled E2M1
-/// values by `vpshufb`, one weight scale per 16 elements (split halves).
+/// values by I::lookup16, one weight scale per 16 elements (split halves).
 template <>
 struct block_dot_traits<nvfp4_pair> {
   static constexpr std::size_t code_src = 0, code_bytes = 16;
   static constexpr std::array<header_field, 1> fields{{{0, 1, 2}}};
   static constexpr bool lut = true;
   static constexpr bool split_halves = true;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
-    using ib = xsimd::batch<std::int32_t, typename V::arch>;
-    using fb = xsimd::batch<float, typename V::arch>;
-    const typename V::ivec table = V::table(ggml::detail::e2m1::doubled_values);
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
+    using ib = lanes32<I>;
+    const typename I::vi table = I::table_s8(ggml::detail::e2m1::doubled_values);
     for (std::size_t c = 0; c < 4; ++c) {
-      const ib v = V::load(rec + chunk_at<V>(c, h));
-      op[2 * c] = V::lookup(table, spread_nibbles(v));
-      op[2 * c + 1] = V::lookup(table, spread_nibbles(v >> 16));
+      const ib v = I::load(rec + chunk_at<I>(c, h));
+      op[2 * c] = I::lookup16(table, spread_nibbles(v));
+      op[2 * c + 1] = I::lookup16(table, spread_nibbles(v >> 16));
     }
     for (std::size_t q = 0; q < 2; ++q) {
-      const ib s = V::widen_u8(rec + 256 + 16 * q + V::rows * h);
-      dw[q] = mx_element_to_f32<fp8_e4m3_format, typename V::arch>(s) * fb(0.5f);
+      const ib s = I::widen_u8(rec + 256 + 16 * q + I::lanes * h);
+      dw[q] = I::mul(mx_element_to_f32<fp8_e4m3_format, I>(s), I::splat_f32(0.5f));
     }
   }
 };
@@ -440,7 +424,7 @@ struct gemm_kernel<mx::nvfp4, backend::simd<Arch>> {
 /// bits, Σ code q_x exact in int32, times 2^(e - 133) d_x.
 template <class Arch>
 struct gemm_kernel<mx::mxint8, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<mx::mxint8, Arch> {};
-/// MXFP4 GEMM on the SIMD backend: doubled E2M1 values by `vpshufb`, integer dot, times 2^(e - 128) d_x.
+/// MXFP4 GEMM on the SIMD backend: doubled E2M1 values by I::lookup16, integer dot, times 2^(e - 128) d_x.
 template <class Arch>
 struct gemm_kernel<mx::mxfp4, backend::simd<Arch>> : simd_detail::block_dot_gemm_kernel<mx::mxfp4, Arch> {};
 /// MXFP6 E2M3 GEMM on the SIMD backend: 8 e2m3(q) as int8 in registers, integer dot, times 2^(e - 130) d_x.

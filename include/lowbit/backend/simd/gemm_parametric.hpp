@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "lowbit/backend/simd/gemm_parametric_generic.hpp"
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/panel_schedule.hpp"
 #include "lowbit/backend/simd/parametric_activations.hpp"
 #include "lowbit/backend/simd/parametric_panels.hpp"
@@ -25,86 +26,55 @@ namespace lowbit {
 
 namespace simd_detail {
 
-// int32 -> f32 conversions use the all-ones masked form: GCC 12's unmasked _mm512_cvtepi32_ps
-// passes _mm512_undefined_ps() and warns (-Wuninitialized) wherever it is inlined.
+// Every microkernel below is written once over the ISA layer `I` (isa/isa.hpp): a 16-row panel is
+// processed as I::parts registers of I::lanes rows (part h: rows lanes h .. lanes h + lanes - 1,
+// bytes `I::bytes h` of each 64-byte chunk of the k_packed layouts, bytes `lanes h` of each
+// 16-byte column of the column-major ones).
 
 /// Rows of x per parametric microkernel call.
 inline constexpr int parametric_tile_rows = 8;
 
 /// Independent accumulator sets for MR rows: a decode (M = 1) microkernel would otherwise wait on
-/// the latency of one FMA / vpdpbusd chain per output vector.
+/// the latency of one FMA / integer-dot chain per output vector.
 template <int MR>
 inline constexpr int accumulator_sets = MR >= 4 ? 1 : 4 / MR;
 
 /// int8_per_channel microkernel: MR activation rows x one 16-row panel, all of K.
-/// acc[i][r] = s_w[r] s_x[i] Σ_k q_w[r, k] q_x[i, k], the sum exact in int32: VNNI computes
-/// Σ (q_w + 128) q_x and subtracts 128 Σ q_x; AVX2 uses |q_w| x (q_x with q_w's sign) in vpmaddubsw
-/// (pair sums <= 2 * 128 * 127 < 2^15).
-template <class Arch, int MR>
+/// acc[i][r] = s_w[r] s_x[i] Σ_k q_w[r, k] q_x[i, k], the sum exact in int32: the stored
+/// q_w ^ 0x80 become s8 operands (I::from_offset_s8), I::dot4_s8 sums (q_w + s8_bias) q_x and the
+/// kernel subtracts s8_bias Σ q_x (AVX-512 VNNI: vpdpbusd of q_w + 128; AVX2: vpmaddubsw of |q_w|
+/// and q_x with q_w's sign, pair sums <= 2 * 128 * 127 < 2^15; NEON: sdot).
+template <class I, int MR>
 inline void int8_pc_microkernel(const std::uint8_t* panel, std::size_t k, const activation_q8& xq, std::size_t i0,
                                 float (*acc_out)[16]) noexcept {
+  using vi = typename I::vi;
   using layout = parametric_layout<int8_per_channel>;
   const std::size_t chunks = layout::k_pad(k) / 4;
   const std::size_t nb = xq.cols / 32;
   const float* sw = reinterpret_cast<const float*>(panel + layout::scales_offset(k));
   constexpr int U = accumulator_sets<MR>;
-  if constexpr (has_vnni_v<Arch>) {
-    __m512i acc[U][MR];
+  const dword_alias* xw[MR];
+  for (int i = 0; i < MR; ++i) xw[i] = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i));
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vi acc[U][MR];
     for (int u = 0; u < U; ++u)
-      for (int i = 0; i < MR; ++i) acc[u][i] = _mm512_setzero_si512();
-    const dword_alias* xw[MR];
-    for (int i = 0; i < MR; ++i) xw[i] = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i));
+      for (int i = 0; i < MR; ++i) acc[u][i] = I::zero();
+    auto step = [&](std::size_t c, int u) {
+      const auto w = I::operand_s8(I::from_offset_s8(I::load(panel + 64 * c + I::bytes * h)));
+      for (int i = 0; i < MR; ++i) acc[u][i] = I::dot4_s8(acc[u][i], w, xw[i][c]);
+    };
     std::size_t c = 0;
     for (; c + U <= chunks; c += U) {
-      for (int u = 0; u < U; ++u) {
-        const __m512i w = _mm512_load_si512(panel + 64 * (c + u));
-        for (int i = 0; i < MR; ++i) acc[u][i] = _mm512_dpbusd_epi32(acc[u][i], w, _mm512_set1_epi32(xw[i][c + u]));
-      }
+      for (int u = 0; u < U; ++u) step(c + u, u);
     }
-    for (; c < chunks; ++c) {
-      const __m512i w = _mm512_load_si512(panel + 64 * c);
-      for (int i = 0; i < MR; ++i) acc[0][i] = _mm512_dpbusd_epi32(acc[0][i], w, _mm512_set1_epi32(xw[i][c]));
-    }
-    const __m512 scale_w = _mm512_loadu_ps(sw);
+    for (; c < chunks; ++c) step(c, 0);
+    const auto scale_w = I::load_f32(sw + I::lanes * h);
     for (int i = 0; i < MR; ++i) {
       const std::size_t row = (i0 + i) * nb;
-      for (int u = 1; u < U; ++u) acc[0][i] = _mm512_add_epi32(acc[0][i], acc[u][i]);
-      const __m512i dot = _mm512_sub_epi32(acc[0][i], _mm512_set1_epi32(128 * xq.sum[row]));
-      _mm512_storeu_ps(acc_out[i], _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xffff, dot),
-                                                 _mm512_mul_ps(scale_w, _mm512_set1_ps(xq.d[row]))));
+      for (int u = 1; u < U; ++u) acc[0][i] = I::add32(acc[0][i], acc[u][i]);
+      const vi dot = I::sub32(acc[0][i], I::splat_i32(I::s8_bias * xq.sum[row]));
+      I::store_f32(acc_out[i] + I::lanes * h, I::mul(I::to_f32(dot), I::mul(scale_w, I::splat_f32(xq.d[row]))));
     }
-  } else if constexpr (has_avx2_v<Arch>) {
-    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int h = 0; h < 2; ++h) {
-      __m256i acc[U][MR];
-      for (int u = 0; u < U; ++u)
-        for (int i = 0; i < MR; ++i) acc[u][i] = _mm256_setzero_si256();
-      auto step = [&](std::size_t c, int u) {
-        const __m256i wq =
-            _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(panel + 64 * c + 32 * h)), flip);
-        const __m256i wabs = _mm256_abs_epi8(wq);
-        for (int i = 0; i < MR; ++i) {
-          const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i));
-          const __m256i xs = _mm256_sign_epi8(_mm256_set1_epi32(xw[c]), wq);
-          acc[u][i] = _mm256_add_epi32(acc[u][i], _mm256_madd_epi16(_mm256_maddubs_epi16(wabs, xs), ones));
-        }
-      };
-      std::size_t c = 0;
-      for (; c + U <= chunks; c += U) {
-        for (int u = 0; u < U; ++u) step(c + u, u);
-      }
-      for (; c < chunks; ++c) step(c, 0);
-      for (int u = 1; u < U; ++u)
-        for (int i = 0; i < MR; ++i) acc[0][i] = _mm256_add_epi32(acc[0][i], acc[u][i]);
-      const __m256 scale_w = _mm256_loadu_ps(sw + 8 * h);
-      for (int i = 0; i < MR; ++i) {
-        const __m256 s = _mm256_mul_ps(scale_w, _mm256_set1_ps(xq.d[(i0 + i) * nb]));
-        _mm256_storeu_ps(acc_out[i] + 8 * h, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[0][i]), s));
-      }
-    }
-  } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd parametric kernels need AVX2 or AVX-512 VNNI");
   }
 }
 
@@ -112,240 +82,158 @@ inline void int8_pc_microkernel(const std::uint8_t* panel, std::size_t k, const 
 inline constexpr int int8_prefill_panels = 2;
 inline constexpr int int8_prefill_rows = 8;
 
-/// int8_per_channel prefill microkernel (AVX-512 VNNI): MR <= 8 activation rows x NP = 2
-/// consecutive 16-row panels (p0, p0 + stride), the same sums as int8_pc_microkernel; both weight
-/// vectors share each activation broadcast. acc_out rows hold 16 NP outputs (panel by panel).
-/// (Four panels x 6 rows, 24 accumulators, spilled under GCC 12 and ran 2x slower.)
-template <int NP, int MR>
+/// Whether the int8_per_channel prefill path (int8_pc_multi_microkernel) runs on ISA I: it keeps
+/// 2 x 8 accumulators and two weight registers live, which needs 32 vector registers (AVX-512,
+/// NEON; AVX2's 16 would spill).
+template <class I>
+inline constexpr bool int8_prefill_v = I::vector_registers >= 32;
+
+/// int8_per_channel prefill microkernel: MR <= 8 activation rows x NP = 2 consecutive 16-row
+/// panels (p0, p0 + stride), the same sums as int8_pc_microkernel; both weight vectors share each
+/// activation broadcast. acc_out rows hold 16 NP outputs (panel by panel).
+/// (Four panels x 6 rows, 24 accumulators, spilled under GCC 12 and ran 2x slower on AVX-512.)
+template <class I, int NP, int MR>
 [[gnu::noinline]] void int8_pc_multi_microkernel(const std::uint8_t* p0, std::size_t stride, std::size_t k,
                                                  const activation_q8& xq, std::size_t i0,
                                                  float (*acc_out)[16 * int8_prefill_panels]) noexcept {
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+  using vi = typename I::vi;
+  using vf = typename I::vf;
   using layout = parametric_layout<int8_per_channel>;
   const std::size_t chunks = layout::k_pad(k) / 4;
   const std::size_t nb = xq.cols / 32;
   static_assert(NP == 2, "the prefill microkernel is written for two panels");
-  // Two named accumulator arrays (not one [MR][NP] array): GCC 12 keeps these in registers.
-  __m512i acc0[MR], acc1[MR];
-  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = _mm512_setzero_si512();
   const dword_alias* xw[MR];
   for (int i = 0; i < MR; ++i) xw[i] = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i));
   const std::uint8_t* p1 = p0 + stride;
-  for (std::size_t c = 0; c < chunks; ++c) {
-    const __m512i w0 = _mm512_load_si512(p0 + 64 * c);
-    const __m512i w1 = _mm512_load_si512(p1 + 64 * c);
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    // Two named accumulator arrays (not one [MR][NP] array): GCC 12 keeps these in registers.
+    vi acc0[MR], acc1[MR];
+    for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = I::zero();
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const auto w0 = I::operand_s8(I::from_offset_s8(I::load(p0 + 64 * c + I::bytes * h)));
+      const auto w1 = I::operand_s8(I::from_offset_s8(I::load(p1 + 64 * c + I::bytes * h)));
+      for (int i = 0; i < MR; ++i) {
+        acc0[i] = I::dot4_s8(acc0[i], w0, xw[i][c]);
+        acc1[i] = I::dot4_s8(acc1[i], w1, xw[i][c]);
+      }
+    }
+    const vf s0 = I::load_f32(reinterpret_cast<const float*>(p0 + layout::scales_offset(k)) + I::lanes * h);
+    const vf s1 = I::load_f32(reinterpret_cast<const float*>(p1 + layout::scales_offset(k)) + I::lanes * h);
     for (int i = 0; i < MR; ++i) {
-      const __m512i xv = _mm512_set1_epi32(xw[i][c]);
-      acc0[i] = _mm512_dpbusd_epi32(acc0[i], w0, xv);
-      acc1[i] = _mm512_dpbusd_epi32(acc1[i], w1, xv);
+      const std::size_t row = (i0 + i) * nb;
+      const vi offset = I::splat_i32(I::s8_bias * xq.sum[row]);
+      const vf sx = I::splat_f32(xq.d[row]);
+      I::store_f32(acc_out[i] + I::lanes * h, I::mul(I::to_f32(I::sub32(acc0[i], offset)), I::mul(s0, sx)));
+      I::store_f32(acc_out[i] + 16 + I::lanes * h, I::mul(I::to_f32(I::sub32(acc1[i], offset)), I::mul(s1, sx)));
     }
   }
-  const __m512 s0 = _mm512_loadu_ps(reinterpret_cast<const float*>(p0 + layout::scales_offset(k)));
-  const __m512 s1 = _mm512_loadu_ps(reinterpret_cast<const float*>(p1 + layout::scales_offset(k)));
-  for (int i = 0; i < MR; ++i) {
-    const std::size_t row = (i0 + i) * nb;
-    const __m512i offset = _mm512_set1_epi32(128 * xq.sum[row]);
-    const __m512 sx = _mm512_set1_ps(xq.d[row]);
-    _mm512_storeu_ps(acc_out[i], _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_sub_epi32(acc0[i], offset)),
-                                               _mm512_mul_ps(s0, sx)));
-    _mm512_storeu_ps(acc_out[i] + 16, _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_sub_epi32(acc1[i], offset)),
-                                                    _mm512_mul_ps(s1, sx)));
-  }
-#else
-  (void)p0, (void)stride, (void)k, (void)xq, (void)i0, (void)acc_out;
-#endif
 }
 
 /// int4_g32_asym microkernel: MR activation rows x one 16-row panel, all K / 32 groups.
 /// acc[i][r] = Σ_g s_w[r, g] d_x[i, g] (Σ_k q_w[r, k] q_x[i, k] - z[r, g] Σ_k q_x[i, k]), the
-/// bracket exact in int32 (activations as activation_q8 quantizes them, blocks of 32 = groups).
-template <class Arch, int MR>
+/// bracket exact in int32 (activations as activation_q8 quantizes them, blocks of 32 = groups),
+/// then acc = fma(f32(bracket), s_w d_x, acc) group by group.
+template <class I, int MR>
 inline void int4_g32_microkernel(const std::uint8_t* panel, std::size_t k, const activation_q8& xq, std::size_t i0,
                                  float (*acc_out)[16]) noexcept {
+  using vi = typename I::vi;
+  using vf = typename I::vf;
   using layout = parametric_layout<int4_g32_asym>;
   const std::size_t groups = k / 32;
-  if constexpr (has_vnni_v<Arch>) {
-    const __m512i low_mask = _mm512_set1_epi8(0x0f);
-    __m512 acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+  const vi low_mask = I::splat_u8(0x0f);
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vf acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = I::zero_f32();
     for (std::size_t g = 0; g < groups; ++g) {
       const std::uint8_t* blk = panel + g * layout::group_bytes;
-      __m512i lo[4], hi[4];
+      // codes[2c]: codes 8c..8c+3 (low nibbles), codes[2c + 1]: 8c+4..8c+7 (high nibbles).
+      vi codes[8];
       for (int c = 0; c < 4; ++c) {
-        const __m512i v = _mm512_load_si512(blk + 64 * c);
-        lo[c] = _mm512_and_si512(v, low_mask);
-        hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_mask);
+        const vi v = I::load(blk + 64 * c + I::bytes * h);
+        codes[2 * c] = I::and_(v, low_mask);
+        codes[2 * c + 1] = I::and_(I::template srl16<4>(v), low_mask);
       }
-      const __m512 sw =
-          _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + layout::scales_offset)));
-      const __m512i z =
-          _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(blk + layout::zero_points_offset)));
+      const vf sw = I::f16_to_f32(blk + layout::scales_offset + 2 * I::lanes * h);
+      const vi z = I::widen_u8(blk + layout::zero_points_offset + I::lanes * h);
       for (int i = 0; i < MR; ++i) {
-        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + 32 * g);
         // Start from -z Σ q_x so that the dot products land on the exact bracket.
-        __m512i s0 = _mm512_mullo_epi32(z, _mm512_set1_epi32(-xq.row_sum(i0 + i)[g]));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi[0], _mm512_set1_epi32(xw[1]));
-        s0 = _mm512_dpbusd_epi32(s0, lo[0], _mm512_set1_epi32(xw[0]));
-        s0 = _mm512_dpbusd_epi32(s0, lo[1], _mm512_set1_epi32(xw[2]));
-        s1 = _mm512_dpbusd_epi32(s1, hi[1], _mm512_set1_epi32(xw[3]));
-        s0 = _mm512_dpbusd_epi32(s0, lo[2], _mm512_set1_epi32(xw[4]));
-        s1 = _mm512_dpbusd_epi32(s1, hi[2], _mm512_set1_epi32(xw[5]));
-        s0 = _mm512_dpbusd_epi32(s0, lo[3], _mm512_set1_epi32(xw[6]));
-        s1 = _mm512_dpbusd_epi32(s1, hi[3], _mm512_set1_epi32(xw[7]));
-        const __m512 scale = _mm512_mul_ps(sw, _mm512_set1_ps(xq.row_d(i0 + i)[g]));
-        acc[i] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_add_epi32(s0, s1)), scale, acc[i]);
+        const vi dot =
+            I::dot32_u4(I::mullo32(z, I::splat_i32(-xq.row_sum(i0 + i)[g])), codes, xq.row_qs(i0 + i) + 32 * g);
+        const vf scale = I::mul(sw, I::splat_f32(xq.row_d(i0 + i)[g]));
+        acc[i] = I::fmadd(I::to_f32(dot), scale, acc[i]);
       }
     }
-    for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
-  } else if constexpr (has_avx2_v<Arch>) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int h = 0; h < 2; ++h) {
-      __m256 acc[MR];
-      for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
-      for (std::size_t g = 0; g < groups; ++g) {
-        const std::uint8_t* blk = panel + g * layout::group_bytes;
-        __m256i lo[4], hi[4];
-        for (int c = 0; c < 4; ++c) {
-          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h));
-          lo[c] = _mm256_and_si256(v, low_mask);
-          hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_mask);
-        }
-        const __m256 sw =
-            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + layout::scales_offset + 16 * h)));
-        const __m256i z = _mm256_cvtepu8_epi32(
-            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + layout::zero_points_offset + 8 * h)));
-        for (int i = 0; i < MR; ++i) {
-          const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + 32 * g);
-          // Eight vpmaddubsw pair sums of at most 2 * 15 * 128 each fit in int16 together.
-          __m256i s16 = _mm256_maddubs_epi16(lo[0], _mm256_set1_epi32(xw[0]));
-          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[0], _mm256_set1_epi32(xw[1])));
-          for (int c = 1; c < 4; ++c) {
-            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(xw[2 * c])));
-            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xw[2 * c + 1])));
-          }
-          const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones),
-                                               _mm256_mullo_epi32(z, _mm256_set1_epi32(xq.row_sum(i0 + i)[g])));
-          const __m256 scale = _mm256_mul_ps(sw, _mm256_set1_ps(xq.row_d(i0 + i)[g]));
-          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scale, acc[i]);
-        }
-      }
-      for (int i = 0; i < MR; ++i) _mm256_storeu_ps(acc_out[i] + 8 * h, acc[i]);
-    }
-  } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd parametric kernels need AVX2 or AVX-512 VNNI");
+    for (int i = 0; i < MR; ++i) I::store_f32(acc_out[i] + I::lanes * h, acc[i]);
   }
 }
 
 /// nf4_g64 microkernel: MR activation rows (f32) x one 16-row panel, all K / 64 groups.
-/// The weights are decoded in registers exactly as quantized_matrix::dequantize_row does
-/// (`w = f32(s_w) * nf4_values[q]`, one rounding, through a 16-entry permute), then
-/// acc[i][r] = Σ_k x[i, k] w[r, k] with f32 FMAs. NF4 has no exact int8 form, so no integer dot.
-template <class Arch, int MR>
+/// Per group: gacc[i][r] = Σ_k x[i, k] nf4_values[q[r, k]] (f32 FMAs, the codes decoded through a
+/// 16-entry table lookup, no multiply), then acc[i][r] += gacc[i][r] * f32(s_w[r, g]) (one FMA).
+/// NF4 has no exact int8 form, so no integer dot.
+template <class I, int MR>
 inline void nf4_g64_microkernel(const std::uint8_t* panel, std::size_t k, matrix_view<const float> x, std::size_t i0,
                                 float (*acc_out)[16]) noexcept {
+  using vi = typename I::vi;
+  using vf = typename I::vf;
   using layout = parametric_layout<nf4_g64>;
   const std::size_t groups = k / 64;
   constexpr int U = accumulator_sets<MR>;
-  if constexpr (has_avx512bw_v<Arch>) {
-    const __m512 table = _mm512_loadu_ps(nf4_values.data());
-    __m512 acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+  const float* table = nf4_values.data();
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vf acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = I::zero_f32();
     for (std::size_t g = 0; g < groups; ++g) {
       const std::uint8_t* blk = panel + g * layout::group_bytes;
-      // Σ_k x nf4(q) over the group in gacc, then one multiply-add by the group's scale: the
-      // decode costs two permutes per 32 weights and no multiply.
-      __m512 gacc[U][MR];
+      vf gacc[U][MR];
       for (int u = 0; u < U; ++u)
-        for (int i = 0; i < MR; ++i) gacc[u][i] = _mm512_setzero_ps();
+        for (int i = 0; i < MR; ++i) gacc[u][i] = I::zero_f32();
       // Column pair j feeds accumulator sets (2 JJ) % U and (2 JJ + 1) % U, JJ = j % 2.
       auto step = [&]<int JJ>(std::size_t j) {
         constexpr int u0 = (2 * JJ) % U, u1 = (2 * JJ + 1) % U;
-        const __m512i v = _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(blk + 16 * j)));
-        // vpermps reads the low 4 bits of each index: the low nibble needs no mask.
-        const __m512 w0 = _mm512_permutexvar_ps(v, table);
-        const __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+        const vi v = I::widen_u8(blk + 16 * j + I::lanes * h);
+        const vf w0 = I::lookup16_f32_low4(v, table);  // the low nibble: the lookup reads 4 bits
+        const vf w1 = I::lookup16_f32_low4(I::template srl32<4>(v), table);
         for (int i = 0; i < MR; ++i) {
           const float* xr = x.row(i0 + i) + 64 * g + 2 * j;
-          gacc[u0][i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[0]), w0, gacc[u0][i]);
-          gacc[u1][i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[1]), w1, gacc[u1][i]);
+          gacc[u0][i] = I::fmadd(I::splat_f32(xr[0]), w0, gacc[u0][i]);
+          gacc[u1][i] = I::fmadd(I::splat_f32(xr[1]), w1, gacc[u1][i]);
         }
       };
       for (std::size_t j = 0; j < 32; j += 2) {
         step.template operator()<0>(j);
         step.template operator()<1>(j + 1);
       }
-      const __m512 sw =
-          _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(blk + layout::scales_offset)));
+      const vf sw = I::f16_to_f32(blk + layout::scales_offset + 2 * I::lanes * h);
       for (int i = 0; i < MR; ++i) {
-        for (int u = 1; u < U; ++u) gacc[0][i] = _mm512_add_ps(gacc[0][i], gacc[u][i]);
-        acc[i] = _mm512_fmadd_ps(gacc[0][i], sw, acc[i]);
+        for (int u = 1; u < U; ++u) gacc[0][i] = I::add(gacc[0][i], gacc[u][i]);
+        acc[i] = I::fmadd(gacc[0][i], sw, acc[i]);
       }
     }
-    for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
-  } else if constexpr (has_avx2_v<Arch>) {
-    const __m256 table_lo = _mm256_loadu_ps(nf4_values.data());
-    const __m256 table_hi = _mm256_loadu_ps(nf4_values.data() + 8);
-    // nf4_values[idx & 15]: bit 3 of the index, moved to the sign bit, picks the table half.
-    auto decode = [&](__m256i idx) {
-      return _mm256_blendv_ps(_mm256_permutevar8x32_ps(table_lo, idx), _mm256_permutevar8x32_ps(table_hi, idx),
-                              _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
-    };
-    for (int h = 0; h < 2; ++h) {
-      __m256 acc[MR];
-      for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
-      for (std::size_t g = 0; g < groups; ++g) {
-        const std::uint8_t* blk = panel + g * layout::group_bytes;
-        const __m256 sw =
-            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + layout::scales_offset + 16 * h)));
-        for (std::size_t j = 0; j < 32; ++j) {
-          const __m256i v =
-              _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 16 * j + 8 * h)));
-          const __m256 w0 = _mm256_mul_ps(decode(_mm256_and_si256(v, _mm256_set1_epi32(15))), sw);
-          const __m256 w1 = _mm256_mul_ps(decode(_mm256_srli_epi32(v, 4)), sw);
-          for (int i = 0; i < MR; ++i) {
-            const float* xr = x.row(i0 + i) + 64 * g + 2 * j;
-            acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(xr[0]), w0, acc[i]);
-            acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(xr[1]), w1, acc[i]);
-          }
-        }
-      }
-      for (int i = 0; i < MR; ++i) _mm256_storeu_ps(acc_out[i] + 8 * h, acc[i]);
-    }
-  } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd parametric kernels need AVX2 or AVX-512 VNNI");
+    for (int i = 0; i < MR; ++i) I::store_f32(acc_out[i] + I::lanes * h, acc[i]);
   }
-}
-
-/// FP8 E4M3 bytes (in the low byte of 16-bit lanes) to the f16 bits of e4m3 / 2^8, exactly:
-/// sign to bit 15, exponent and mantissa shifted so that the E4M3 exponent (bias 7) reads as an
-/// f16 exponent (bias 15); E4M3 subnormals land on f16 subnormals, which vcvtph2ps converts
-/// exactly (no DAZ for half-precision inputs). NaN codes are rejected at pack.
-inline __m128i e4m3_to_f16_over_256(__m128i b) noexcept {
-  return _mm_and_si128(_mm_srai_epi16(_mm_slli_epi16(b, 8), 1), _mm_set1_epi16(static_cast<short>(0xbfff)));
 }
 
 /// fp8_e4m3_per_channel microkernel: MR activation rows (f32) x one 16-row panel, all of K.
 /// acc[i][r] = s_w[r] Σ_k x[i, k] e4m3(q[r, k]): codes decoded in registers by bit manipulation
-/// (e4m3_to_f16_over_256, vcvtph2ps), f32 FMAs, the 2^8 folded into the scale.
-template <class Arch, int MR>
+/// to e4m3 / 2^8 (I::e4m3_to_f32_over_256: through f16, exact), f32 FMAs over U accumulator sets,
+/// the 2^8 folded into the scale.
+template <class I, int MR>
 inline void fp8_pc_microkernel(const std::uint8_t* panel, std::size_t k, matrix_view<const float> x, std::size_t i0,
                                float (*acc_out)[16]) noexcept {
+  using vf = typename I::vf;
   using layout = parametric_layout<fp8_e4m3_per_channel>;
   const float* sw = reinterpret_cast<const float*>(panel + layout::scales_offset(k));
   constexpr int U = accumulator_sets<MR>;
-  if constexpr (has_avx512bw_v<Arch>) {
-    __m512 acc[U][MR];
+  const float* xr[MR];
+  for (int i = 0; i < MR; ++i) xr[i] = x.row(i0 + i);
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vf acc[U][MR];
     for (int u = 0; u < U; ++u)
-      for (int i = 0; i < MR; ++i) acc[u][i] = _mm512_setzero_ps();
-    const float* xr[MR];
-    for (int i = 0; i < MR; ++i) xr[i] = x.row(i0 + i);
+      for (int i = 0; i < MR; ++i) acc[u][i] = I::zero_f32();
     auto step = [&]<int u>(std::size_t c) {
-      const __m256i b = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(panel + 16 * c)));
-      const __m256i h = _mm256_and_si256(_mm256_srai_epi16(_mm256_slli_epi16(b, 8), 1),
-                                         _mm256_set1_epi16(static_cast<short>(0xbfff)));
-      const __m512 w = _mm512_cvtph_ps(h);
-      for (int i = 0; i < MR; ++i) acc[u][i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[i][c]), w, acc[u][i]);
+      const vf w = I::e4m3_to_f32_over_256(panel + 16 * c + I::lanes * h);
+      for (int i = 0; i < MR; ++i) acc[u][i] = I::fmadd(I::splat_f32(xr[i][c]), w, acc[u][i]);
     };
     std::size_t c = 0;
     for (; c + U <= k; c += U) {
@@ -353,25 +241,11 @@ inline void fp8_pc_microkernel(const std::uint8_t* panel, std::size_t k, matrix_
       (std::make_integer_sequence<int, U>{});
     }
     for (; c < k; ++c) step.template operator()<0>(c);
-    const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(sw), _mm512_set1_ps(256.0f));
+    const vf scale = I::mul(I::load_f32(sw + I::lanes * h), I::splat_f32(256.0f));
     for (int i = 0; i < MR; ++i) {
-      for (int u = 1; u < U; ++u) acc[0][i] = _mm512_add_ps(acc[0][i], acc[u][i]);
-      _mm512_storeu_ps(acc_out[i], _mm512_mul_ps(acc[0][i], scale));
+      for (int u = 1; u < U; ++u) acc[0][i] = I::add(acc[0][i], acc[u][i]);
+      I::store_f32(acc_out[i] + I::lanes * h, I::mul(acc[0][i], scale));
     }
-  } else if constexpr (has_avx2_v<Arch>) {
-    for (int h = 0; h < 2; ++h) {
-      __m256 acc[MR];
-      for (int i = 0; i < MR; ++i) acc[i] = _mm256_setzero_ps();
-      for (std::size_t c = 0; c < k; ++c) {
-        const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(panel + 16 * c + 8 * h)));
-        const __m256 w = _mm256_cvtph_ps(e4m3_to_f16_over_256(b));
-        for (int i = 0; i < MR; ++i) acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(x.row(i0 + i)[c]), w, acc[i]);
-      }
-      const __m256 scale = _mm256_mul_ps(_mm256_loadu_ps(sw + 8 * h), _mm256_set1_ps(256.0f));
-      for (int i = 0; i < MR; ++i) _mm256_storeu_ps(acc_out[i] + 8 * h, _mm256_mul_ps(acc[i], scale));
-    }
-  } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd parametric kernels need AVX2 or AVX-512 VNNI");
   }
 }
 
@@ -394,14 +268,15 @@ inline void for_each_row_tile(std::size_t i_begin, std::size_t i_end, const Tile
 template <class Arch, class Q, int MR>
 [[gnu::noinline]] void parametric_microkernel(const std::uint8_t* panel, std::size_t k, matrix_view<const float> x,
                                               const activation_q8& xq, std::size_t i0, float (*acc)[16]) noexcept {
+  using I = isa_ops<Arch>;
   if constexpr (std::is_same_v<Q, int8_per_channel>) {
-    int8_pc_microkernel<Arch, MR>(panel, k, xq, i0, acc);
+    int8_pc_microkernel<I, MR>(panel, k, xq, i0, acc);
   } else if constexpr (std::is_same_v<Q, int4_g32_asym>) {
-    int4_g32_microkernel<Arch, MR>(panel, k, xq, i0, acc);
+    int4_g32_microkernel<I, MR>(panel, k, xq, i0, acc);
   } else if constexpr (std::is_same_v<Q, nf4_g64>) {
-    nf4_g64_microkernel<Arch, MR>(panel, k, x, i0, acc);
+    nf4_g64_microkernel<I, MR>(panel, k, x, i0, acc);
   } else {
-    fp8_pc_microkernel<Arch, MR>(panel, k, x, i0, acc);
+    fp8_pc_microkernel<I, MR>(panel, k, x, i0, acc);
   }
 }
 
@@ -413,7 +288,7 @@ template <class Arch, class Q, int MR>
 ///
 /// Weights: packed_parametric<Q> (pack_parametric, once at load). Activations:
 /// - int8_per_channel: quantized per row to int8 (quantize_activations_per_row), int32 dot
-///   (AVX-512 VNNI vpdpbusd, AVX2 vpmaddubsw), y = s_w s_x dot;
+///   (the ISA layer's dot4_s8: AVX-512 VNNI vpdpbusd, AVX2 vpmaddubsw, NEON sdot), y = s_w s_x dot;
 /// - int4_g32_asym: quantized per block of 32 (activation_q8, ggml's Q8_0 rules), int32 dot per
 ///   group with the zero point subtracted exactly, f32 accumulation over groups;
 /// - nf4_g64, fp8_e4m3_per_channel: f32 as given, weights decoded in registers to f32, f32 FMA.
@@ -441,7 +316,7 @@ struct quantized_gemm_kernel<Q, backend::simd<Arch>> {
       simd_detail::quantize_activations<Arch>(x, ws.x_q8);
     }
     const activation_q8& xq = ws.x_q8;
-    if constexpr (std::is_same_v<Q, int8_per_channel> && simd_detail::has_vnni_v<Arch>) {
+    if constexpr (std::is_same_v<Q, int8_per_channel> && simd_detail::int8_prefill_v<simd_detail::isa_ops<Arch>>) {
       constexpr std::size_t np = simd_detail::int8_prefill_panels;
       if (x.rows >= simd_detail::parametric_tile_rows && w.panels() >= np) {
         // Prefill: pairs of panels (the last one alone when their number is odd).
@@ -454,7 +329,8 @@ struct quantized_gemm_kernel<Q, backend::simd<Arch>> {
           }
           float acc[simd_detail::int8_prefill_rows][16 * np];
           simd_detail::for_each_row_tile<simd_detail::int8_prefill_rows>(i0, i1, [&]<int MR>(std::size_t i) {
-            simd_detail::int8_pc_multi_microkernel<np, MR>(w.panel(p), w.panel_stride, w.k, xq, i, acc);
+            simd_detail::int8_pc_multi_microkernel<simd_detail::isa_ops<Arch>, np, MR>(w.panel(p), w.panel_stride, w.k,
+                                                                                       xq, i, acc);
             for (int r = 0; r < MR; ++r) {
               for (std::size_t q = 0; q < np; ++q) {
                 const std::size_t n0 = (p + q) * 16;

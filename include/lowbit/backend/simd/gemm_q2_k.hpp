@@ -36,15 +36,14 @@ struct simd_detail::plane_traits<ggml::q2_k> {
     byte = static_cast<std::uint8_t>(byte | (v << (2 * ((e / 32) % 4))));
   }
   /// sc[j][r] = low nibble of scale byte j; pair[t][r] = (m_2t, m_2t+1), the high nibbles.
-  template <class Isa>
+  template <class I>
   [[gnu::always_inline]] static void decode_scales(const std::uint8_t* s, k_scales& out) noexcept {
-    const auto m15 = Isa::set1_32(15);
+    const auto m15 = I::splat_i32(15);
     for (int t = 0; t < 8; ++t) {
-      const auto a = Isa::widen_u8(s + 32 * t), b = Isa::widen_u8(s + 32 * t + 16);
-      Isa::store32(out.sc[2 * t], Isa::and_(a, m15));
-      Isa::store32(out.sc[2 * t + 1], Isa::and_(b, m15));
-      Isa::store32(out.pair[t],
-                   Isa::or_(Isa::template srl32<4>(a), Isa::template sll32<16>(Isa::template srl32<4>(b))));
+      const auto a = I::widen_u8(s + 32 * t), b = I::widen_u8(s + 32 * t + 16);
+      I::store(out.sc[2 * t], I::and_(a, m15));
+      I::store(out.sc[2 * t + 1], I::and_(b, m15));
+      I::store(out.pair[t], I::or_(I::template srl32<4>(a), I::template sll32<16>(I::template srl32<4>(b))));
     }
   }
 };

@@ -40,26 +40,26 @@ struct simd_detail::plane_traits<ggml::q3_k> {
     blk[e % 32] = static_cast<std::uint8_t>(blk[e % 32] | (((v >> 2) & 1u) << (e / 32)));
   }
   /// sc[j][r] = the 6-bit code of sub-block j minus 32; pair[t][r] = (sc[2t], sc[2t + 1]).
-  template <class Isa>
+  template <class I>
   [[gnu::always_inline]] static void decode_scales(const std::uint8_t* s, k_scales& out) noexcept {
-    using vi = typename Isa::vi;
+    using vi = typename I::vi;
     vi byte[12];
-    for (int j = 0; j < 12; ++j) byte[j] = Isa::widen_u8(s + 16 * j);
-    const vi m15 = Isa::set1_32(15), m3 = Isa::set1_32(3), bias = Isa::set1_32(32);
+    for (int j = 0; j < 12; ++j) byte[j] = I::widen_u8(s + 16 * j);
+    const vi m15 = I::splat_i32(15), m3 = I::splat_i32(3), bias = I::splat_i32(32);
     vi sc[16];
     [&]<int... J>(std::integer_sequence<int, J...>) {
       (
           [&] {
             constexpr int low_byte = J % 8, low_shift = 4 * (J / 8), high_byte = 8 + J % 4, high_shift = 2 * (J / 4);
-            const vi low = Isa::and_(Isa::template srl32<low_shift>(byte[low_byte]), m15);
-            const vi high = Isa::and_(Isa::template srl32<high_shift>(byte[high_byte]), m3);
-            sc[J] = Isa::sub32(Isa::or_(low, Isa::template sll32<4>(high)), bias);
-            Isa::store32(out.sc[J], sc[J]);
+            const vi low = I::and_(I::template srl32<low_shift>(byte[low_byte]), m15);
+            const vi high = I::and_(I::template srl32<high_shift>(byte[high_byte]), m3);
+            sc[J] = I::sub32(I::or_(low, I::template sll32<4>(high)), bias);
+            I::store(out.sc[J], sc[J]);
           }(),
           ...);
     }
     (std::make_integer_sequence<int, 16>{});
-    for (int t = 0; t < 8; ++t) Isa::store32(out.pair[t], pack_pair<Isa>(sc[2 * t], sc[2 * t + 1]));
+    for (int t = 0; t < 8; ++t) I::store(out.pair[t], pack_pair<I>(sc[2 * t], sc[2 * t + 1]));
   }
 };
 

@@ -2,8 +2,6 @@
 // Copyright lowbit contributors
 #pragma once
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +11,7 @@
 #include <type_traits>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"
 #include "lowbit/backend/simd/quantize_activations.hpp"
 #include "lowbit/backend/simd/tag.hpp"
@@ -37,9 +36,11 @@ namespace lowbit {
 ///   hold codes 8c..8c+3 of that row's block in their low nibbles and codes 8c+4..8c+7 in their
 ///   high nibbles;
 /// - bytes [256, 288): the 16 rows' scales d (fp16 bits), [288, 320): their minimums m (fp16 bits).
-/// The same bytes as the file's blocks (5 bits per weight), in an ISA-independent order: one
-/// 512-bit load holds 4 codes of each of 16 rows, so `vpdpbusd` with a broadcast activation dword
-/// yields 16 row sums at once. `unpack_q4_1` restores the file layout exactly.
+/// The same bytes as the file's blocks (5 bits per weight), in an ISA-independent order (the same
+/// bytes on every ISA): a 64-byte chunk holds 4 codes of each of 16 rows, so one register of the
+/// ISA layer (`lanes` rows, part h = bytes [bytes h, bytes (h + 1)) of the chunk) and a dot product
+/// with a broadcast activation dword yield `lanes` row sums at once. `unpack_q4_1` restores the
+/// file layout exactly.
 using packed_q4_1 = packed_panels<ggml::q4_1, 320>;
 
 /// Q4_0 weights in the same panels as packed_q4_1 without the minimums: per (panel, block) 256
@@ -129,81 +130,42 @@ namespace simd_detail {
 
 /// Q4_0 microkernel: MR activation rows x one 16-row panel, all K blocks:
 /// acc[i][r] = Σ_b d_w[r] d_x[i,b] (Σ_k q_w[r,k] q_x[i,k] - 8 Σ_k q_x[i,k])  (ggml's Q4_0·Q8_0),
-/// the offset subtracted exactly in int32.
+/// the offset subtracted exactly in int32. One pass over the panel per ISA part (rows
+/// `I::lanes h` .. `I::lanes (h + 1) - 1`, bytes `I::bytes h` .. of each 64-byte chunk); codes <= 15
+/// keep every `dot8_u8` exact.
 template <class Arch, int MR>
 inline void q4_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
-                           float (*acc_out)[16]) noexcept {
+                             float (*acc_out)[16]) noexcept {
+  using I = isa_ops<Arch>;
+  using vi = typename I::vi;
+  using vf = typename I::vf;
   constexpr std::size_t stride = packed_q4_0::block_stride;
-  if constexpr (has_vnni_v<Arch>) {
-    const __m512i low_mask = _mm512_set1_epi8(0x0f);
-    __m512 acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+  const vi low_mask = I::splat_u8(0x0f);
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vf acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = I::zero_f32();
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* blk = panel + b * stride;
-      __m512i lo[4], hi[4];
+      vi lo[4], hi[4];
       for (int c = 0; c < 4; ++c) {
-        const __m512i v = _mm512_loadu_si512(blk + 64 * c);
-        lo[c] = _mm512_and_si512(v, low_mask);
-        hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_mask);
+        const vi v = I::load(blk + 64 * c + I::bytes * h);
+        lo[c] = I::and_(v, low_mask);
+        hi[c] = I::and_(I::template srl16<4>(v), low_mask);
       }
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 256)));
+      const vf dw = I::f16_to_f32(blk + 256 + 2 * I::lanes * h);
       for (int i = 0; i < MR; ++i) {
-        const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
-        const auto* xw = reinterpret_cast<const dword_alias*>(xq_row);  // folds into {1to16} broadcasts
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[0], _mm512_set1_epi32(xw[0]));
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi[0], _mm512_set1_epi32(xw[1]));
-        s0 = _mm512_dpbusd_epi32(s0, lo[1], _mm512_set1_epi32(xw[2]));
-        s1 = _mm512_dpbusd_epi32(s1, hi[1], _mm512_set1_epi32(xw[3]));
-        s0 = _mm512_dpbusd_epi32(s0, lo[2], _mm512_set1_epi32(xw[4]));
-        s1 = _mm512_dpbusd_epi32(s1, hi[2], _mm512_set1_epi32(xw[5]));
-        s0 = _mm512_dpbusd_epi32(s0, lo[3], _mm512_set1_epi32(xw[6]));
-        s1 = _mm512_dpbusd_epi32(s1, hi[3], _mm512_set1_epi32(xw[7]));
-        __m512i isum = _mm512_add_epi32(s0, s1);
-        isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i0 + i)[b]));
-        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[i]);
+        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * 32);
+        // Low nibbles take the even activation dwords, high nibbles the odd ones; two chains.
+        vi s0 = I::dot8_u8(I::zero(), lo[0], hi[0], xw[0], xw[1]);
+        vi s1 = I::dot8_u8(I::zero(), lo[1], hi[1], xw[2], xw[3]);
+        s0 = I::dot8_u8(s0, lo[2], hi[2], xw[4], xw[5]);
+        s1 = I::dot8_u8(s1, lo[3], hi[3], xw[6], xw[7]);
+        const vi isum = I::sub32(I::add32(s0, s1), I::splat_i32(8 * xq.row_sum(i0 + i)[b]));
+        const vf scale = I::mul(dw, I::splat_f32(xq.row_d(i0 + i)[b]));
+        acc[i] = I::fmadd(I::to_f32(isum), scale, acc[i]);
       }
     }
-    for (int i = 0; i < MR; ++i) _mm512_storeu_ps(acc_out[i], acc[i]);
-  } else if constexpr (has_avx2_v<Arch>) {
-    // Two 8-row halves per 64-byte chunk; vpmaddubsw (u8 code x s8 activation, pair sums <= 3810,
-    // no saturation) then vpmaddwd with ones gives the same int32 sums as vpdpbusd.
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[MR][2];
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::uint8_t* blk = panel + b * stride;
-      for (int h = 0; h < 2; ++h) {
-        __m256i lo[4], hi[4];
-        for (int c = 0; c < 4; ++c) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h));
-          lo[c] = _mm256_and_si256(v, low_mask);
-          hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_mask);
-        }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256 + 16 * h)));
-        for (int i = 0; i < MR; ++i) {
-          const std::int8_t* xq_row = xq.row_qs(i0 + i) + b * 32;
-          std::int32_t xw[8];
-          std::memcpy(xw, xq_row, 32);
-          __m256i sum = _mm256_setzero_si256();
-          for (int c = 0; c < 4; ++c) {
-            const __m256i p0 = _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(xw[2 * c]));
-            const __m256i p1 = _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(xw[2 * c + 1]));
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), ones));
-          }
-          sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(8 * xq.row_sum(i0 + i)[b]));
-          const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i0 + i)[b]));
-          acc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i][h]);
-        }
-      }
-    }
-    for (int i = 0; i < MR; ++i) {
-      _mm256_storeu_ps(acc_out[i], acc[i][0]);
-      _mm256_storeu_ps(acc_out[i] + 8, acc[i][1]);
-    }
-  } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_0 kernel needs AVX2 or AVX-512 VNNI");
+    for (int i = 0; i < MR; ++i) I::store_f32(acc_out[i] + I::lanes * h, acc[i]);
   }
 }
 
@@ -213,89 +175,61 @@ inline void q4_0_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
 /// `acc_j = fma(d_w * d_x, sum_j, acc_j)`, and the minimum term apart, `mins = fma(m_w, s_x, mins)`;
 /// the result is `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3)) + mins`.
 /// That is `ggml_vec_dot_q4_1_q8_1` on x86 (ggml-cpu arch/x86/quants.c: `vpdpbusd` or
-/// `vpmaddubsw` lanes, `_mm256_fmadd_ps`, the `summs` fma that the compiler contracts, and
-/// `hsum_float_8`), so every output is bit-identical to llama.cpp's. Panel group j is chunk j / 2,
-/// low nibbles for even j, high for odd (see packed_q4_1).
-template <class Arch, int R>
+/// `vpmaddubsw` lanes, one `vfmadd` per lane, the `summs` fma that the compiler contracts, and
+/// `hsum_float_8`), so every output is bit-identical to llama.cpp's, on every ISA of the layer
+/// (the same per-lane float operations). Panel group j is chunk j / 2, low nibbles for even j,
+/// high for odd (see packed_q4_1); one pass over the panel per ISA part, as q4_0_microkernel.
+template <class I, int R>
 inline void q4_1_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
                       float (*acc_out)[16]) noexcept {
+  using vi = typename I::vi;
+  using vf = typename I::vf;
   constexpr std::size_t stride = packed_q4_1::block_stride;
-  if constexpr (has_vnni_v<Arch>) {
-    const __m512i low_mask = _mm512_set1_epi8(0x0f);
-    __m512 acc[R][8], mins[R];
+  const vi low_mask = I::splat_u8(0x0f);
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vf acc[R][8], mins[R];
     for (int r = 0; r < R; ++r) {
-      mins[r] = _mm512_setzero_ps();
-      for (int j = 0; j < 8; ++j) acc[r][j] = _mm512_setzero_ps();
+      mins[r] = I::zero_f32();
+      for (int j = 0; j < 8; ++j) acc[r][j] = I::zero_f32();
     }
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* blk = panel + b * stride;
-      __m512i plane[8];
+      const vf dw = I::f16_to_f32(blk + 256 + 2 * I::lanes * h);
+      const vf mw = I::f16_to_f32(blk + 288 + 2 * I::lanes * h);
+      vi plane[8];
       for (int c = 0; c < 4; ++c) {
-        const __m512i v = _mm512_loadu_si512(blk + 64 * c);
-        plane[2 * c] = _mm512_and_si512(v, low_mask);
-        plane[2 * c + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low_mask);
+        const vi v = I::load(blk + 64 * c + I::bytes * h);
+        plane[2 * c] = I::and_(v, low_mask);
+        plane[2 * c + 1] = I::and_(I::template srl16<4>(v), low_mask);
       }
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 256)));
-      const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 288)));
       for (int r = 0; r < R; ++r) {
         const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i + r)[b]));
-        mins[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xq.row_s(i + r)[b]), mins[r]);
+        const vf scale = I::mul(dw, I::splat_f32(xq.row_d(i + r)[b]));
+        mins[r] = I::fmadd(mw, I::splat_f32(xq.row_s(i + r)[b]), mins[r]);
         for (int j = 0; j < 8; ++j) {
-          const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), plane[j], _mm512_set1_epi32(xw[j]));
-          acc[r][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[r][j]);
+          const vi sum = I::dot4_u8(I::zero(), plane[j], xw[j]);
+          acc[r][j] = I::fmadd(scale, I::to_f32(sum), acc[r][j]);
         }
       }
     }
     for (int r = 0; r < R; ++r) {
-      const __m512 even = _mm512_add_ps(_mm512_add_ps(acc[r][4], acc[r][0]), _mm512_add_ps(acc[r][6], acc[r][2]));
-      const __m512 odd = _mm512_add_ps(_mm512_add_ps(acc[r][5], acc[r][1]), _mm512_add_ps(acc[r][7], acc[r][3]));
-      _mm512_storeu_ps(acc_out[r], _mm512_add_ps(_mm512_add_ps(even, odd), mins[r]));
+      const vf even = I::add(I::add(acc[r][4], acc[r][0]), I::add(acc[r][6], acc[r][2]));
+      const vf odd = I::add(I::add(acc[r][5], acc[r][1]), I::add(acc[r][7], acc[r][3]));
+      I::store_f32(acc_out[r] + I::lanes * h, I::add(I::add(even, odd), mins[r]));
     }
-  } else if constexpr (has_avx2_v<Arch>) {
-    static_assert(R == 1, "the AVX2 Q4_1 rows take one activation row (16 registers)");
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7 of the panel
-      __m256 acc[8], mins = _mm256_setzero_ps();
-      for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
-      for (std::size_t b = 0; b < nb; ++b) {
-        const std::uint8_t* blk = panel + b * stride;
-        std::int32_t xw[8];
-        std::memcpy(xw, xq.row_qs(i) + b * 32, 32);
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 256 + 16 * h)));
-        const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 288 + 16 * h)));
-        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i)[b]));
-        mins = _mm256_fmadd_ps(mw, _mm256_set1_ps(xq.row_s(i)[b]), mins);
-        for (int c = 0; c < 4; ++c) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * c + 32 * h));
-          const __m256i lo = _mm256_and_si256(v, low_mask);
-          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_mask);
-          // vpmaddubsw pair sums <= 2 * 15 * 127: no saturation; vpmaddwd completes each 4-group.
-          const __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(xw[2 * c])), ones);
-          const __m256i s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_set1_epi32(xw[2 * c + 1])), ones);
-          acc[2 * c] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s0), acc[2 * c]);
-          acc[2 * c + 1] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s1), acc[2 * c + 1]);
-        }
-      }
-      const __m256 even = _mm256_add_ps(_mm256_add_ps(acc[4], acc[0]), _mm256_add_ps(acc[6], acc[2]));
-      const __m256 odd = _mm256_add_ps(_mm256_add_ps(acc[5], acc[1]), _mm256_add_ps(acc[7], acc[3]));
-      _mm256_storeu_ps(acc_out[0] + 8 * h, _mm256_add_ps(_mm256_add_ps(even, odd), mins));
-    }
-  } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd Q4_1 kernel needs AVX2 or AVX-512 VNNI");
   }
 }
 
-/// Q4_1 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row at a
-/// time (AVX2), see q4_1_rows.
+/// Q4_1 microkernel: MR activation rows x one panel, rows_per_pass_v rows at a time (two where
+/// the ISA has 32 vector registers), see q4_1_rows.
 template <class Arch, int MR>
 inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                              float (*acc_out)[16]) noexcept {
-  constexpr int R = has_vnni_v<Arch> ? 2 : 1;
+  using I = isa_ops<Arch>;
+  constexpr int R = rows_per_pass_v<I>;
   int r = 0;
-  for (; r + R <= MR; r += R) q4_1_rows<Arch, R>(panel, nb, xq, i0 + r, acc_out + r);
-  if constexpr (MR % R != 0) q4_1_rows<Arch, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
+  for (; r + R <= MR; r += R) q4_1_rows<I, R>(panel, nb, xq, i0 + r, acc_out + r);
+  if constexpr (MR % R != 0) q4_1_rows<I, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
 }
 
 }  // namespace simd_detail
@@ -303,9 +237,10 @@ inline void q4_1_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
 namespace simd_detail {
 
 /// The SIMD GEMM of the 4-bit formats Q4_0 and Q4_1: activations quantized on the fly
-/// (activation_q8, ggml's Q8_0 / Q8_1 rules), weights in packed_q4_0 / packed_q4_1 panels, integer
-/// dot products (AVX-512 VNNI `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation of the per-block
-/// scaled sums (Q4_1: in ggml's order, bit-identical to llama.cpp, see q4_1_rows), fused epilogue.
+/// (activation_q8, ggml's Q8_0 / Q8_1 rules), weights in packed_q4_0 / packed_q4_1 panels, exact
+/// integer dot products of the ISA layer (isa_ops<Arch>: AVX-512 VNNI, AVX2, AArch64 NEON), f32
+/// accumulation of the per-block scaled sums (Q4_1: in ggml's order, bit-identical to llama.cpp,
+/// see q4_1_rows), fused epilogue.
 template <class F, class Arch>
 struct q4_gemm_kernel {
   using weight_type = packed_q4_t<F>;

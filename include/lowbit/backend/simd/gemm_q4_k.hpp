@@ -20,25 +20,25 @@ namespace simd_detail {
 /// Writes the 6-bit (scale, min) codes of Q4_K / Q5_K's 12 packed bytes, given as byte planes
 /// (`s[16 j + r]` = byte j of row r), into `out.sc[j][r]` (8 sub-blocks of 32) and the minimum
 /// pairs `out.pair[j][r]` = (m_j, m_j) (both 16-element halves of sub-block j share m_j), for the
-/// rows of one register of Isa.
+/// I::lanes rows of one part of the panel (see k_scales).
 /// Source: ggml `get_scale_min_k4` (ggml/src/ggml-quants.c).
-template <class Isa>
+template <class I>
 [[gnu::always_inline]] inline void decode_scale_min_k4(const std::uint8_t* s, k_scales& out) noexcept {
-  using vi = typename Isa::vi;
+  using vi = typename I::vi;
   vi byte[12];
-  for (int j = 0; j < 12; ++j) byte[j] = Isa::widen_u8(s + 16 * j);
-  const vi m63 = Isa::set1_32(63), m15 = Isa::set1_32(15);
+  for (int j = 0; j < 12; ++j) byte[j] = I::widen_u8(s + 16 * j);
+  const vi m63 = I::splat_i32(63), m15 = I::splat_i32(15);
   for (int j = 0; j < 8; ++j) {
     vi sc, m;
     if (j < 4) {
-      sc = Isa::and_(byte[j], m63);
-      m = Isa::and_(byte[j + 4], m63);
+      sc = I::and_(byte[j], m63);
+      m = I::and_(byte[j + 4], m63);
     } else {
-      sc = Isa::or_(Isa::and_(byte[j + 4], m15), Isa::template sll32<4>(Isa::template srl32<6>(byte[j - 4])));
-      m = Isa::or_(Isa::template srl32<4>(byte[j + 4]), Isa::template sll32<4>(Isa::template srl32<6>(byte[j])));
+      sc = I::or_(I::and_(byte[j + 4], m15), I::template sll32<4>(I::template srl32<6>(byte[j - 4])));
+      m = I::or_(I::template srl32<4>(byte[j + 4]), I::template sll32<4>(I::template srl32<6>(byte[j])));
     }
-    Isa::store32(out.sc[j], sc);
-    Isa::store32(out.pair[j], Isa::or_(m, Isa::template sll32<16>(m)));
+    I::store(out.sc[j], sc);
+    I::store(out.pair[j], I::or_(m, I::template sll32<16>(m)));
   }
 }
 
@@ -61,9 +61,9 @@ struct plane_traits<ggml::q4_k> {
     std::uint8_t& byte = blk[16 + 32 * (e / 64) + e % 32];
     byte = static_cast<std::uint8_t>(byte | (v << (4 * ((e / 32) % 2))));
   }
-  template <class Isa>
+  template <class I>
   [[gnu::always_inline]] static void decode_scales(const std::uint8_t* s, k_scales& out) noexcept {
-    decode_scale_min_k4<Isa>(s, out);
+    decode_scale_min_k4<I>(s, out);
   }
 };
 

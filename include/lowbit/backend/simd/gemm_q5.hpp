@@ -7,6 +7,7 @@
 #include <span>
 #include <type_traits>
 
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/k_quant_panels.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"
 #include "lowbit/backend/simd/quantize_activations.hpp"
@@ -89,69 +90,69 @@ namespace simd_detail {
 /// (ggml-cpu/llamafile/sgemm.cpp), which llama.cpp's CPU backend runs for Q5_0 weights. Q5_1: the
 /// products are q_w q_x; tinyBLAS does not take Q5_1, so llama.cpp runs `ggml_vec_dot_q5_1_q8_1`
 /// (ggml-cpu arch/x86/quants.c: the same lanes, the `summs` fma and `hsum_float_8`), the order of
-/// q4_1_rows. Either way every output is bit-identical to llama.cpp's.
-template <class Isa, int R, class F>
+/// q4_1_rows. Either way every output is bit-identical to llama.cpp's on x86.
+template <class I, int R, class F>
 [[gnu::noinline]] void q5_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
                                float (*acc_out)[16]) noexcept {
   using layout = plane_layout<F>;
-  using vi = typename Isa::vi;
-  using vf = typename Isa::vf;
-  constexpr int lanes = Isa::lanes;
-  const vi sixteen = Isa::byte_mask(16);
-  for (int h = 0; h < Isa::halves; ++h) {
+  using vi = typename I::vi;
+  using vf = typename I::vf;
+  constexpr std::size_t lanes = I::lanes;
+  const vi sixteen = I::splat_u8(16);
+  for (std::size_t h = 0; h < I::parts; ++h) {
     vf acc[R][8], mins[R];
     for (int r = 0; r < R; ++r) {
-      mins[r] = Isa::fzero();
-      for (int j = 0; j < 8; ++j) acc[r][j] = Isa::fzero();
+      mins[r] = I::zero_f32();
+      for (int j = 0; j < 8; ++j) acc[r][j] = I::zero_f32();
     }
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* record = panel + b * layout::stride;
       for (std::size_t l = 0; l < (layout::stride + 63) / 64; ++l) {
-        _mm_prefetch(reinterpret_cast<const char*>(record + 16 * layout::stride + 64 * l), _MM_HINT_T0);
+        __builtin_prefetch(record + 16 * layout::stride + 64 * l, 0, 3);  // prefetcht0 / prfm pldl1keep
       }
       vi code[8];
-      decode_unit<Isa, F>(record, 0, h, code);
-      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      decode_unit<I, F>(record, 0, h, code);
+      const vf dw = I::f16_to_f32(record + layout::d_off + 2 * lanes * h);
       for (int r = 0; r < R; ++r) {
         const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);
-        const vf scale = Isa::mul(dw, Isa::set1_ps(xq.row_d(i + r)[b]));
+        const vf scale = I::mul(dw, I::splat_f32(xq.row_d(i + r)[b]));
         if constexpr (layout::has_m) {
-          const vf mw = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
-          mins[r] = Isa::fmadd(mw, Isa::set1_ps(xq.row_s(i + r)[b]), mins[r]);
+          const vf mw = I::f16_to_f32(record + layout::m_off + 2 * lanes * h);
+          mins[r] = I::fmadd(mw, I::splat_f32(xq.row_s(i + r)[b]), mins[r]);
         }
         for (int j = 0; j < 8; ++j) {
-          vi sum = Isa::dot4(Isa::zero(), code[j], xw[j]);
+          vi sum = I::dot4_u8(I::zero(), code[j], xw[j]);
           // Q5_0: Σ q_w q_x - 16 Σ q_x = Σ (q_w - 16) q_x over the group, exactly in int32.
-          if constexpr (!layout::has_m) sum = Isa::sub32(sum, Isa::dot4(Isa::zero(), sixteen, xw[j]));
-          acc[r][j] = Isa::fmadd(scale, Isa::cvt(sum), acc[r][j]);
+          if constexpr (!layout::has_m) sum = I::sub32(sum, I::dot4_u8(I::zero(), sixteen, xw[j]));
+          acc[r][j] = I::fmadd(scale, I::to_f32(sum), acc[r][j]);
         }
       }
     }
     for (int r = 0; r < R; ++r) {
-      const vf even = Isa::add(Isa::add(acc[r][4], acc[r][0]), Isa::add(acc[r][6], acc[r][2]));
-      const vf odd = Isa::add(Isa::add(acc[r][5], acc[r][1]), Isa::add(acc[r][7], acc[r][3]));
-      vf sum = Isa::add(even, odd);
-      if constexpr (layout::has_m) sum = Isa::add(sum, mins[r]);
-      Isa::store(acc_out[r] + lanes * h, sum);
+      const vf even = I::add(I::add(acc[r][4], acc[r][0]), I::add(acc[r][6], acc[r][2]));
+      const vf odd = I::add(I::add(acc[r][5], acc[r][1]), I::add(acc[r][7], acc[r][3]));
+      vf sum = I::add(even, odd);
+      if constexpr (layout::has_m) sum = I::add(sum, mins[r]);
+      I::store_f32(acc_out[r] + lanes * h, sum);
     }
   }
 }
 
-/// Q5_0 / Q5_1 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row
-/// at a time (AVX2), see q5_rows.
-template <class Isa, int MR, class F>
+/// Q5_0 / Q5_1 microkernel: MR activation rows x one panel, in pairs of rows where one register
+/// holds the whole panel (I::parts == 1, AVX-512), else one row at a time; see q5_rows.
+template <class I, int MR, class F>
 inline void q5_ggml_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                                 float (*acc_out)[16]) noexcept {
-  constexpr int R = Isa::halves == 1 ? 2 : 1;
+  constexpr int R = I::parts == 1 ? 2 : 1;
   int r = 0;
-  for (; r + R <= MR; r += R) q5_rows<Isa, R, F>(panel, nb, xq, i0 + r, acc_out + r);
-  if constexpr (MR % R != 0) q5_rows<Isa, MR % R, F>(panel, nb, xq, i0 + r, acc_out + r);
+  for (; r + R <= MR; r += R) q5_rows<I, R, F>(panel, nb, xq, i0 + r, acc_out + r);
+  if constexpr (MR % R != 0) q5_rows<I, MR % R, F>(panel, nb, xq, i0 + r, acc_out + r);
 }
 
 /// The SIMD GEMM of Q5_0 and Q5_1: activations quantized on the fly (activation_q8, ggml's Q8_0 /
-/// Q8_1 rules), weights in packed_q5_0 / packed_q5_1 panels, integer dot products (AVX-512 VNNI
-/// `vpdpbusd`, or AVX2 `vpmaddubsw`), f32 accumulation in llama.cpp's order (see q5_rows), fused
-/// epilogue.
+/// Q8_1 rules), weights in packed_q5_0 / packed_q5_1 panels, integer dot products (the ISA layer's
+/// dot4_u8: AVX-512 VNNI `vpdpbusd`, AVX2 `vpmaddubsw`, NEON `sdot`), f32 accumulation in llama.cpp's
+/// order (see q5_rows), fused epilogue.
 template <class F, class Arch>
 struct q5_gemm_kernel {
   using weight_type = plane_packed_t<F>;
@@ -159,7 +160,7 @@ struct q5_gemm_kernel {
     template <int MR>
     void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                     float (*acc)[16]) const noexcept {
-      q5_ggml_microkernel<typename plane_isa<Arch>::type, MR, F>(panel, nb, xq, i0, acc);
+      q5_ggml_microkernel<isa_ops<Arch>, MR, F>(panel, nb, xq, i0, acc);
     }
   };
 

@@ -38,9 +38,9 @@ struct simd_detail::plane_traits<ggml::q5_k> {
     std::uint8_t& high = blk[16 + e % 32];
     high = static_cast<std::uint8_t>(high | (((v >> 4) & 1u) << (e / 32)));
   }
-  template <class Isa>
+  template <class I>
   [[gnu::always_inline]] static void decode_scales(const std::uint8_t* s, k_scales& out) noexcept {
-    decode_scale_min_k4<Isa>(s, out);
+    decode_scale_min_k4<I>(s, out);
   }
 };
 

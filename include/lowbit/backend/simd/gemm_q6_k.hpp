@@ -42,13 +42,13 @@ struct simd_detail::plane_traits<ggml::q6_k> {
     high = static_cast<std::uint8_t>(high | (((v >> 4) & 3u) << (2 * q)));
   }
   /// sc[j][r]: the int8 scale of sub-block j; pair[t][r] = (sc[2t], sc[2t + 1]).
-  template <class Isa>
+  template <class I>
   [[gnu::always_inline]] static void decode_scales(const std::uint8_t* s, k_scales& out) noexcept {
     for (int t = 0; t < 8; ++t) {
-      const auto a = Isa::widen_s8(s + 32 * t), b = Isa::widen_s8(s + 32 * t + 16);
-      Isa::store32(out.sc[2 * t], a);
-      Isa::store32(out.sc[2 * t + 1], b);
-      Isa::store32(out.pair[t], pack_pair<Isa>(a, b));
+      const auto a = I::widen_s8(s + 32 * t), b = I::widen_s8(s + 32 * t + 16);
+      I::store(out.sc[2 * t], a);
+      I::store(out.sc[2 * t + 1], b);
+      I::store(out.pair[t], pack_pair<I>(a, b));
     }
   }
 };

@@ -2,8 +2,6 @@
 // Copyright lowbit contributors
 #pragma once
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +10,7 @@
 #include <string>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"
 #include "lowbit/backend/simd/quantize_activations.hpp"
 #include "lowbit/backend/simd/tag.hpp"
@@ -31,10 +30,12 @@ namespace lowbit {
 ///
 /// Panel p holds rows [16p, 16p + 16) (the last panel padded with zero rows). For each of the
 /// K / 32 blocks a panel stores 544 bytes: eight 64-byte chunks, where lane r (bytes 4r..4r+3) of
-/// chunk c holds codes 4c..4c+3 of row 16p + r stored with their sign bit flipped (`q ^ 0x80`,
-/// i.e. q + 128 as an unsigned byte), then the 16 rows' scales d (fp16 bits, 32 bytes). Same size
-/// as the file's blocks. The +128 offset lets `vpdpbusd` (unsigned x signed) compute
-/// Σ (q_w + 128) q_x, from which the kernel subtracts 128 Σ q_x exactly.
+/// chunk c holds codes 4c..4c+3 of row 16p + r as unsigned bytes q + 128 (`q ^ 0x80`), then the
+/// 16 rows' scales d (fp16 bits, 32 bytes). Same size as the file's blocks. The layout is
+/// ISA-independent (the same bytes on every target): the +128 is the s8 operand form of AVX-512
+/// VNNI (`vpdpbusd`, unsigned x signed, computes Σ (q_w + 128) q_x and the kernel subtracts
+/// 128 Σ q_x exactly), and the kernels of the other ISAs (s8_bias 0: AVX2, NEON) take 128 off
+/// each byte after the load (q8_0_operand).
 using packed_q8_0 = packed_panels<ggml::q8_0, 544>;
 
 /// Packs W (file layout) into panels; see packed_q8_0. Threads split the panels.
@@ -91,6 +92,18 @@ inline void unpack_q8_0(const packed_q8_0& w, std::span<ggml::q8_0::block> out) 
 
 namespace simd_detail {
 
+/// The packed Q8_0 code bytes `v` (q + 128, see packed_q8_0) in the s8 operand form of the ISA
+/// layer I, q + I::s8_bias: the bytes themselves where s8_bias is 128 (AVX-512 VNNI), else
+/// shifted back by s8_bias - 128 (AVX2, NEON: q itself).
+template <class I>
+inline typename I::s8_operand q8_0_operand(typename I::vi v) noexcept {
+  if constexpr (I::s8_bias == 128) {
+    return I::operand_s8(v);
+  } else {
+    return I::operand_s8(I::add8(v, I::splat_u8(I::s8_bias - 128)));
+  }
+}
+
 /// Q8_0 microkernel rows [i, i + R) x one 16-row panel, in llama.cpp's operation order: for every
 /// row n and block b, the 32 products split into eight 4-element groups (group j: codes 4j..4j+3),
 /// each group's int32 sum converted to f32 and accumulated in its own lane,
@@ -98,89 +111,70 @@ namespace simd_detail {
 /// `((acc_4 + acc_0) + (acc_6 + acc_2)) + ((acc_5 + acc_1) + (acc_7 + acc_3))`. That is the Q8_0 x
 /// Q8_0 tile of llamafile's `tinyBLAS_Q0_AVX` (ggml-cpu/llamafile/sgemm.cpp: `updot` lanes, `madd`,
 /// `hsum`), which llama.cpp's CPU backend runs for Q8_0 weights, so every output is bit-identical
-/// to llama.cpp's. Group j is chunk j of the panel (see packed_q8_0).
-template <class Arch, int R>
+/// to llama.cpp's, on every ISA of the layer (the same per-lane float operations). Group j is
+/// chunk j of the panel (see packed_q8_0); one pass over the panel per ISA part (rows
+/// `I::lanes h` .., bytes `I::bytes h` .. of each chunk). The group sums are exact in int32:
+/// `dot4_s8` gives Σ (q_w + s8_bias) q_x, and where s8_bias is not 0 the kernel subtracts
+/// s8_bias Σ q_x (the dot product of code 0's operand form).
+template <class I, int R>
 inline void q8_0_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i,
                       float (*acc_out)[16]) noexcept {
-  if constexpr (has_vnni_v<Arch>) {
-    const __m512i offset = _mm512_set1_epi8(static_cast<char>(0x80));
-    __m512 acc[R][8];
+  using vf = typename I::vf;
+  const typename I::s8_operand zero_code = I::operand_s8(I::splat_u8(I::s8_bias));
+  for (std::size_t h = 0; h < I::parts; ++h) {
+    vf acc[R][8];
     for (int r = 0; r < R; ++r)
-      for (int j = 0; j < 8; ++j) acc[r][j] = _mm512_setzero_ps();
+      for (int j = 0; j < 8; ++j) acc[r][j] = I::zero_f32();
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
       // The weight stream runs strictly forward: ask for the block 8 ahead (4.3 KiB; measured on
       // the tied 262144 x 640 output projection of Gemma 3, where the hardware prefetcher alone
-      // falls short of the read limit at M = 1).
-      for (int c = 0; c < 9; ++c)
-        _mm_prefetch(reinterpret_cast<const char*>(blk + 8 * packed_q8_0::block_stride + 64 * c), _MM_HINT_T0);
-      __m512i wq[8];
-      for (int c = 0; c < 8; ++c) wq[c] = _mm512_loadu_si512(blk + 64 * c);
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 512)));
+      // falls short of the read limit at M = 1). Once per block: the first pass over the panel.
+      if (h == 0) {
+        for (int c = 0; c < 9; ++c) __builtin_prefetch(blk + 8 * packed_q8_0::block_stride + 64 * c, 0, 3);
+      }
+      const vf dw = I::f16_to_f32(blk + 512 + 2 * I::lanes * h);
+      const dword_alias* xw[R];
+      vf scale[R];
       for (int r = 0; r < R; ++r) {
-        const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);  // {1to16} broadcasts
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(i + r)[b]));
-        for (int j = 0; j < 8; ++j) {
-          const __m512i x = _mm512_set1_epi32(xw[j]);
-          // Σ (q_w + 128) q_x - 128 Σ q_x = Σ q_w q_x over the group, exactly in int32.
-          const __m512i sum = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[j], x),
-                                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, x));
-          acc[r][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[r][j]);
+        xw[r] = reinterpret_cast<const dword_alias*>(xq.row_qs(i + r) + b * 32);
+        scale[r] = I::mul(dw, I::splat_f32(xq.row_d(i + r)[b]));
+      }
+      for (int j = 0; j < 8; ++j) {
+        const typename I::s8_operand wq = q8_0_operand<I>(I::load(blk + 64 * j + I::bytes * h));
+        for (int r = 0; r < R; ++r) {
+          typename I::vi sum = I::dot4_s8(I::zero(), wq, xw[r][j]);
+          if constexpr (I::s8_bias != 0) sum = I::sub32(sum, I::dot4_s8(I::zero(), zero_code, xw[r][j]));
+          acc[r][j] = I::fmadd(scale[r], I::to_f32(sum), acc[r][j]);
         }
       }
     }
     for (int r = 0; r < R; ++r) {
-      const __m512 even = _mm512_add_ps(_mm512_add_ps(acc[r][4], acc[r][0]), _mm512_add_ps(acc[r][6], acc[r][2]));
-      const __m512 odd = _mm512_add_ps(_mm512_add_ps(acc[r][5], acc[r][1]), _mm512_add_ps(acc[r][7], acc[r][3]));
-      _mm512_storeu_ps(acc_out[r], _mm512_add_ps(even, odd));
+      const vf even = I::add(I::add(acc[r][4], acc[r][0]), I::add(acc[r][6], acc[r][2]));
+      const vf odd = I::add(I::add(acc[r][5], acc[r][1]), I::add(acc[r][7], acc[r][3]));
+      I::store_f32(acc_out[r] + I::lanes * h, I::add(even, odd));
     }
-  } else if constexpr (has_avx2_v<Arch>) {
-    static_assert(R == 1, "the AVX2 Q8_0 rows take one activation row (16 registers)");
-    // Sign trick: |q_w| (unsigned) x (q_x with q_w's sign) keeps vpmaddubsw pair sums <= 32258.
-    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7 of the panel
-      __m256 acc[8];
-      for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
-      for (std::size_t b = 0; b < nb; ++b) {
-        const std::uint8_t* blk = panel + b * packed_q8_0::block_stride;
-        std::int32_t xw[8];
-        std::memcpy(xw, xq.row_qs(i) + b * 32, 32);
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 512 + 16 * h)));
-        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(i)[b]));
-        for (int j = 0; j < 8; ++j) {
-          const __m256i wq =
-              _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * j + 32 * h)), flip);
-          const __m256i xs = _mm256_sign_epi8(_mm256_set1_epi32(xw[j]), wq);
-          const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wq), xs), ones);
-          acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum), acc[j]);
-        }
-      }
-      const __m256 even = _mm256_add_ps(_mm256_add_ps(acc[4], acc[0]), _mm256_add_ps(acc[6], acc[2]));
-      const __m256 odd = _mm256_add_ps(_mm256_add_ps(acc[5], acc[1]), _mm256_add_ps(acc[7], acc[3]));
-      _mm256_storeu_ps(acc_out[0] + 8 * h, _mm256_add_ps(even, odd));
-    }
-  } else {
-    static_assert(dependent_false<Arch>, "lowbit: the simd Q8_0 kernel needs AVX2 or AVX-512 VNNI");
   }
 }
 
-/// Q8_0 microkernel: MR activation rows x one panel, in pairs of rows (AVX-512) or one row at a
-/// time (AVX2), see q8_0_rows.
+/// Q8_0 microkernel: MR activation rows x one panel, rows_per_pass_v rows at a time (two where
+/// the ISA has 32 vector registers), see q8_0_rows.
 template <class Arch, int MR>
 inline void q8_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                              float (*acc_out)[16]) noexcept {
-  constexpr int R = has_vnni_v<Arch> ? 2 : 1;
+  using I = isa_ops<Arch>;
+  constexpr int R = rows_per_pass_v<I>;
   int r = 0;
-  for (; r + R <= MR; r += R) q8_0_rows<Arch, R>(panel, nb, xq, i0 + r, acc_out + r);
-  if constexpr (MR % R != 0) q8_0_rows<Arch, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
+  for (; r + R <= MR; r += R) q8_0_rows<I, R>(panel, nb, xq, i0 + r, acc_out + r);
+  if constexpr (MR % R != 0) q8_0_rows<I, MR % R>(panel, nb, xq, i0 + r, acc_out + r);
 }
 
 }  // namespace simd_detail
 
 /// Q8_0 GEMM on the SIMD backend: activations quantized on the fly (activation_q8, ggml's Q8_0
-/// rules), weights in packed_q8_0 panels, exact int32 dot products of 4-element groups, f32
-/// accumulation in llama.cpp's order (bit-identical to it, see simd_detail::q8_0_rows).
+/// rules), weights in packed_q8_0 panels, exact int32 dot products of 4-element groups (the ISA
+/// layer isa_ops<Arch>: AVX-512 VNNI, AVX2, AArch64 NEON), f32 accumulation in llama.cpp's order
+/// (bit-identical to it, see simd_detail::q8_0_rows).
 template <class Arch>
 struct gemm_kernel<ggml::q8_0, backend::simd<Arch>> {
   using weight_type = packed_q8_0;

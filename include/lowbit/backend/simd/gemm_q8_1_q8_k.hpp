@@ -110,8 +110,7 @@ inline packed_q8_1 pack_q8_1(weight_view<ggml::q8_1> w, threads t = {}) {
   packed_q8_1 out;
   out.rows = w.rows;
   out.cols = w.cols;
-  out.values =
-      simd_detail::pack_q8_blocks<q8_1_values>(w, t, [](const ggml::q8_1::block& b) { return b.d; });
+  out.values = simd_detail::pack_q8_blocks<q8_1_values>(w, t, [](const ggml::q8_1::block& b) { return b.d; });
   out.s.resize(w.rows * w.blocks_per_row());
   for (std::size_t b = 0; b < out.s.size(); ++b) out.s[b] = w.blocks[b].s;
   return out;
@@ -138,7 +137,8 @@ inline void unpack_q8_1(const packed_q8_1& w, std::span<ggml::q8_1::block> out) 
       ggml::q8_1::block& blk = out[n * nb + b];
       blk.d = simd_detail::fp16_bits_of(packed_generic_scale(w.values, n, 32 * b));
       blk.s = w.s[n * nb + b];
-      for (std::size_t c = 0; c < 32; ++c) blk.qs[c] = static_cast<std::int8_t>(packed_generic_code(w.values, n, 32 * b + c));
+      for (std::size_t c = 0; c < 32; ++c)
+        blk.qs[c] = static_cast<std::int8_t>(packed_generic_code(w.values, n, 32 * b + c));
     }
   }
 }
@@ -154,7 +154,8 @@ inline void unpack_q8_k(const packed_q8_k& w, std::span<ggml::q8_k::block> out) 
     for (std::size_t b = 0; b < nb; ++b) {
       ggml::q8_k::block& blk = out[n * nb + b];
       blk.d = packed_generic_scale(w.values, n, 256 * b);
-      for (std::size_t c = 0; c < 256; ++c) blk.qs[c] = static_cast<std::int8_t>(packed_generic_code(w.values, n, 256 * b + c));
+      for (std::size_t c = 0; c < 256; ++c)
+        blk.qs[c] = static_cast<std::int8_t>(packed_generic_code(w.values, n, 256 * b + c));
       for (std::size_t g = 0; g < 16; ++g) {
         int sum = 0;
         for (std::size_t c = 16 * g; c < 16 * g + 16; ++c) sum += blk.qs[c];
@@ -185,8 +186,8 @@ struct q8_values_gemm_kernel {
 
 /// Q8_1 GEMM on the SIMD backend: y(M, N) = epilogue(x(M, K) · W(N, K)ᵀ) with W's values
 /// fp16(d) * q read exactly from packed_q8_1 by the generic parametric kernel of q8_1_values
-/// (gemm_parametric_generic.hpp: codes decoded in registers, f32 FMA, scale per block; AVX-512
-/// BW or AVX2). Activations: f32 as given. Error against the reference: f32 rounding only,
+/// (gemm_parametric_generic.hpp: codes decoded in registers, f32 FMA, scale per block; on every
+/// ISA of the layer, isa/isa.hpp). Activations: f32 as given. Error against the reference: f32 rounding only,
 /// |y - y_ref| <= ~(K + 2) ulps of Σ_k |x w|. Allocation: none. Source: ggml `block_q8_1`.
 template <class Arch>
 struct gemm_kernel<ggml::q8_1, backend::simd<Arch>>

@@ -29,24 +29,26 @@ struct block_dot_traits<ggml::tq2_0> {
   static constexpr std::array<header_field, 1> fields{{{64, 2, 1}}};
   static constexpr bool lut = false;
   static constexpr bool split_halves = false;
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
+    using vi = typename I::vi;
     const std::uint8_t* chunks = rec + 64 * 8 * (a / 4);
-    const auto field = [&](typename V::ivec v) {
+    const vi three = I::splat_u8(3);
+    const auto field = [&](vi v) {
       switch (a % 4) {
         case 0:
-          return V::template two_bits<0>(v);
+          return I::and_(v, three);
         case 1:
-          return V::template two_bits<2>(v);
+          return I::and_(I::template srl16<2>(v), three);
         case 2:
-          return V::template two_bits<4>(v);
+          return I::and_(I::template srl16<4>(v), three);
         default:
-          return V::template two_bits<6>(v);
+          return I::and_(I::template srl16<6>(v), three);
       }
     };
-    for (std::size_t g = 0; g < 8; ++g) op[g] = field(V::load(chunks + chunk_at<V>(g, h)));
-    dw[0] = V::fp16(rec + 1024 + 2 * V::rows * h);
+    for (std::size_t g = 0; g < 8; ++g) op[g] = field(I::load(chunks + chunk_at<I>(g, h)));
+    dw[0] = I::f16_to_f32(rec + 1024 + 2 * I::lanes * h);
   }
 };
 
@@ -62,25 +64,25 @@ struct block_dot_traits<ggml::tq1_0> {
   static constexpr std::array<header_field, 1> fields{{{52, 2, 1}}};
   static constexpr bool lut = false;
   static constexpr bool split_halves = false;
-  template <class V>
-  static typename V::ivec trit_of(const std::uint8_t* rec, std::size_t h, std::size_t chunk, std::size_t k) noexcept {
+  template <class I>
+  static typename I::vi trit_of(const std::uint8_t* rec, std::size_t h, std::size_t chunk, std::size_t k) noexcept {
     constexpr std::int16_t pow3[5] = {1, 3, 9, 27, 81};
-    typename V::ivec v = V::load(rec + chunk_at<V>(chunk, h));
-    if (k != 0) v = V::mul_bytes(v, pow3[k]);
-    return V::trit(v);
+    typename I::vi v = I::load(rec + chunk_at<I>(chunk, h));
+    if (k != 0) v = I::mul_bytes(v, pow3[k]);
+    return I::trit(v);
   }
-  template <class V>
-  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename V::ivec* op,
-                     typename V::fvec* dw) noexcept {
+  template <class I>
+  static void decode(const std::uint8_t* rec, std::size_t h, std::size_t a, typename I::vi* op,
+                     typename I::vf* dw) noexcept {
     for (std::size_t g = 0; g < 8; ++g) {
       if (a < 5)
-        op[g] = trit_of<V>(rec, h, g, a);
+        op[g] = trit_of<I>(rec, h, g, a);
       else if (a < 7)
-        op[g] = trit_of<V>(rec, h, 8 + g % 4, 2 * (a - 5) + g / 4);
+        op[g] = trit_of<I>(rec, h, 8 + g % 4, 2 * (a - 5) + g / 4);
       else
-        op[g] = g < 4 ? trit_of<V>(rec, h, 8 + g, 4) : trit_of<V>(rec, h, 12, g - 4);
+        op[g] = g < 4 ? trit_of<I>(rec, h, 8 + g, 4) : trit_of<I>(rec, h, 12, g - 4);
     }
-    dw[0] = V::fp16(rec + 832 + 2 * V::rows * h);
+    dw[0] = I::f16_to_f32(rec + 832 + 2 * I::lanes * h);
   }
 };
 

@@ -25,7 +25,8 @@ namespace simd_detail {
 enum class generic_code_kind {
   integer,    ///< u - zero_point, u in offset binary (signed codes: raw ^ 2^(bits-1))
   table,      ///< a 16-entry f32 table built from Code::decode (codes of <= 4 bits)
-  minifloat,  ///< FP6/FP8 codes: the code's fields moved into an f16, converted, times 2^(15 - bias)
+  minifloat,  ///< FP6 codes: a 32-entry magnitude table and the sign bit; FP8 codes: the code's
+              ///< fields moved into an f16, converted, times 2^(15 - bias)
 };
 
 /// The decode policy of a code type: what the generic microkernel is templated on (with Arch and

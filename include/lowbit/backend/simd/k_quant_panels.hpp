@@ -2,8 +2,6 @@
 // Copyright lowbit contributors
 #pragma once
 
-#include <immintrin.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +11,7 @@
 #include <utility>
 
 #include "lowbit/backend/simd/aligned_buffer.hpp"
+#include "lowbit/backend/simd/isa/isa.hpp"
 #include "lowbit/backend/simd/packed_panels.hpp"
 #include "lowbit/backend/simd/panel_schedule.hpp"
 #include "lowbit/backend/simd/xsimd_compat.hpp"
@@ -107,8 +106,9 @@ constexpr void for_each_plane(Fn&& f) {
 /// unit u = g / 8; in a plane of b bits, within-unit group q = g % 8 lies in the plane's 64-byte load
 /// q / (8 / b) of that unit: lane r (bytes 4r..4r+3) holds the plane bits of row 16p + r, byte t
 /// bits [b j, b j + b) the bits of code 4g + t with j = q % (8 / b). One
-/// 512-bit load thus yields, after a shift and a mask, 4 codes of each of 16 rows: the operand of
-/// `vpdpbusd` with a broadcast activation dword (k_packed<16, 4>). Padding rows are zero bytes
+/// 64-byte load thus yields, after a shift and a mask, 4 codes of each of 16 rows: the operand of a
+/// 4-byte dot product with a broadcast activation dword (k_packed<16, 4>; on ISAs with narrower
+/// registers, I::parts loads of I::lanes rows). Padding rows are zero bytes
 /// (codes 0, scales 0), contributing exactly 0. Threads split the panels. ISA-independent bytes.
 template <class F>
 plane_packed_t<F> pack_planes(weight_view<F> w, threads t = {}) {
@@ -185,172 +185,17 @@ void unpack_planes(const plane_packed_t<F>& w, std::span<typename F::block> out)
 }
 
 // ---------------------------------------------------------------------------------------------
-// The two instruction sets, behind one small interface (16 rows per register, or 8 rows x 2 halves).
+// Decoding the bit planes in registers, on the ISA layer (isa/isa.hpp): part h of a 16-row panel
+// is bytes [I::bytes h, I::bytes (h + 1)) of each 64-byte load, the I::lanes rows I::lanes h + r.
 // ---------------------------------------------------------------------------------------------
 
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-/// AVX-512 VNNI: one 512-bit register holds 4 codes of each of a panel's 16 rows.
-struct isa_vnni512 {
-  using vi = __m512i;
-  using vf = __m512;
-  static constexpr int halves = 1;
-  static constexpr int lanes = 16;
-  static vi load(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
-  static vi load32(const std::int32_t* p) noexcept { return _mm512_loadu_si512(p); }
-  static vi zero() noexcept { return _mm512_setzero_si512(); }
-  static vi byte_mask(int m) noexcept { return _mm512_set1_epi8(static_cast<char>(m)); }
-  template <int S>
-  static vi srl16(vi v) noexcept {
-    return _mm512_srli_epi16(v, S);
-  }
-  template <int S>
-  static vi sll16(vi v) noexcept {
-    return _mm512_slli_epi16(v, S);
-  }
-  // 32-bit shifts as vector-extension operators: GCC 12 reports -Wuninitialized inside its own
-  // _mm512_slli_epi32 / _mm512_srli_epi32 (their _mm512_undefined_epi32 operand).
-  typedef std::uint32_t u32x16 __attribute__((vector_size(64)));
-  template <int S>
-  static vi sll32(vi v) noexcept {
-    return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) << S);
-  }
-  template <int S>
-  static vi srl32(vi v) noexcept {
-    return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) >> S);
-  }
-  /// The 16 bytes at p (one per row) zero- / sign-extended to int32 lanes.
-  static vi widen_u8(const std::uint8_t* p) noexcept {
-    return _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xffff),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static vi widen_s8(const std::uint8_t* p) noexcept {
-    return _mm512_maskz_cvtepi8_epi32(static_cast<__mmask16>(0xffff),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static void store32(std::int32_t* p, vi v) noexcept { _mm512_storeu_si512(p, v); }
-  static vi and_(vi a, vi b) noexcept { return _mm512_and_si512(a, b); }
-  static vi or_(vi a, vi b) noexcept { return _mm512_or_si512(a, b); }
-  static vi add32(vi a, vi b) noexcept { return _mm512_add_epi32(a, b); }
-  static vi sub32(vi a, vi b) noexcept { return _mm512_sub_epi32(a, b); }
-  static vi mullo32(vi a, vi b) noexcept { return _mm512_mullo_epi32(a, b); }
-  static vi set1_32(std::int32_t v) noexcept { return _mm512_set1_epi32(v); }
-  /// acc + Σ over 8 bytes per lane of u8 codes (c0 with x0, c1 with x1) x s8 activation dwords.
-  static vi dot8(vi acc, vi c0, vi c1, std::int32_t x0, std::int32_t x1) noexcept {
-    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, c0, _mm512_set1_epi32(x0)), c1, _mm512_set1_epi32(x1));
-  }
-  /// acc + Σ over 4 bytes per lane of u8 codes c x one s8 activation dword.
-  static vi dot4(vi acc, vi c, std::int32_t x) noexcept { return _mm512_dpbusd_epi32(acc, c, _mm512_set1_epi32(x)); }
-  /// acc + Σ of the two int16 products per lane (w pair x broadcast x pair).
-  static vi dot_pairs(vi acc, vi w, std::int32_t x) noexcept {
-    return _mm512_dpwssd_epi32(acc, w, _mm512_set1_epi32(x));
-  }
-  static vf fzero() noexcept { return _mm512_setzero_ps(); }
-  static vf cvt(vi v) noexcept { return _mm512_cvtepi32_ps(v); }
-  static vf load_ph(const std::uint8_t* p) noexcept {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  static vf set1_ps(float v) noexcept { return _mm512_set1_ps(v); }
-  static vf add(vf a, vf b) noexcept { return _mm512_add_ps(a, b); }
-  static vf sub(vf a, vf b) noexcept { return _mm512_sub_ps(a, b); }
-  static vf mul(vf a, vf b) noexcept { return _mm512_mul_ps(a, b); }
-  static vf fmadd(vf a, vf b, vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }
-  static vf fnmadd(vf a, vf b, vf c) noexcept { return _mm512_fnmadd_ps(a, b, c); }
-  static void store(float* p, vf v) noexcept { _mm512_storeu_ps(p, v); }
-};
-#endif
-
-#if defined(__AVX2__)
-/// AVX2: a panel's 16 rows as two halves of 8 rows (32 bytes of each 64-byte load); vpmaddubsw
-/// then vpmaddwd replace vpdpbusd (codes <= 63 and |activation| <= 127 keep the int16 sums of two
-/// vpmaddubsw results <= 32004, no saturation), vpmaddwd replaces vpdpwssd.
-struct isa_avx2 {
-  using vi = __m256i;
-  using vf = __m256;
-  static constexpr int halves = 2;
-  static constexpr int lanes = 8;
-  static vi load(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static vi load32(const std::int32_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static vi zero() noexcept { return _mm256_setzero_si256(); }
-  static vi byte_mask(int m) noexcept { return _mm256_set1_epi8(static_cast<char>(m)); }
-  template <int S>
-  static vi srl16(vi v) noexcept {
-    return _mm256_srli_epi16(v, S);
-  }
-  template <int S>
-  static vi sll16(vi v) noexcept {
-    return _mm256_slli_epi16(v, S);
-  }
-  template <int S>
-  static vi sll32(vi v) noexcept {
-    return _mm256_slli_epi32(v, S);
-  }
-  template <int S>
-  static vi srl32(vi v) noexcept {
-    return _mm256_srli_epi32(v, S);
-  }
-  static vi widen_u8(const std::uint8_t* p) noexcept {
-    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  }
-  static vi widen_s8(const std::uint8_t* p) noexcept {
-    return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  }
-  static void store32(std::int32_t* p, vi v) noexcept { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-  static vi and_(vi a, vi b) noexcept { return _mm256_and_si256(a, b); }
-  static vi or_(vi a, vi b) noexcept { return _mm256_or_si256(a, b); }
-  static vi add32(vi a, vi b) noexcept { return _mm256_add_epi32(a, b); }
-  static vi sub32(vi a, vi b) noexcept { return _mm256_sub_epi32(a, b); }
-  static vi mullo32(vi a, vi b) noexcept { return _mm256_mullo_epi32(a, b); }
-  static vi set1_32(std::int32_t v) noexcept { return _mm256_set1_epi32(v); }
-  static vi dot8(vi acc, vi c0, vi c1, std::int32_t x0, std::int32_t x1) noexcept {
-    const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(c0, _mm256_set1_epi32(x0)),
-                                       _mm256_maddubs_epi16(c1, _mm256_set1_epi32(x1)));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-  }
-  static vi dot4(vi acc, vi c, std::int32_t x) noexcept {
-    return _mm256_add_epi32(acc,
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(c, _mm256_set1_epi32(x)), _mm256_set1_epi16(1)));
-  }
-  static vi dot_pairs(vi acc, vi w, std::int32_t x) noexcept {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_set1_epi32(x)));
-  }
-  static vf fzero() noexcept { return _mm256_setzero_ps(); }
-  static vf cvt(vi v) noexcept { return _mm256_cvtepi32_ps(v); }
-  static vf load_ph(const std::uint8_t* p) noexcept {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static vf set1_ps(float v) noexcept { return _mm256_set1_ps(v); }
-  static vf add(vf a, vf b) noexcept { return _mm256_add_ps(a, b); }
-  static vf sub(vf a, vf b) noexcept { return _mm256_sub_ps(a, b); }
-  static vf mul(vf a, vf b) noexcept { return _mm256_mul_ps(a, b); }
-  static vf fmadd(vf a, vf b, vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }
-  static vf fnmadd(vf a, vf b, vf c) noexcept { return _mm256_fnmadd_ps(a, b, c); }
-  static void store(float* p, vf v) noexcept { _mm256_storeu_ps(p, v); }
-};
-#endif
-
-/// The instruction set of the bit-plane kernels for Arch: AVX-512 VNNI, else AVX2.
-template <class Arch>
-struct plane_isa {
-  static_assert(has_avx2_v<Arch>, "lowbit: the simd Q5_x / K-quant kernels need AVX2 or AVX-512 VNNI");
-#if defined(__AVX2__)
-  using type = isa_avx2;
-#endif
-};
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-template <class Arch>
-requires has_vnni_v<Arch>
-struct plane_isa<Arch> {
-  using type = isa_vnni512;
-};
-#endif
-
 /// v shifted by R bits to the right (R > 0) or -R bits to the left, in 16-bit lanes.
-template <class Isa, int R>
-[[gnu::always_inline]] inline typename Isa::vi shift_bits(typename Isa::vi v) noexcept {
+template <class I, int R>
+[[gnu::always_inline]] inline typename I::vi shift_bits(typename I::vi v) noexcept {
   if constexpr (R > 0) {
-    return Isa::template srl16<R>(v);
+    return I::template srl16<R>(v);
   } else if constexpr (R < 0) {
-    return Isa::template sll16<-R>(v);
+    return I::template sll16<-R>(v);
   } else {
     return v;
   }
@@ -358,55 +203,55 @@ template <class Isa, int R>
 
 /// ORs (or, for the first plane, assigns) group G's bits of plane P into code[G]; `base` points at
 /// the plane's first load of the unit.
-template <class Isa, class P, bool First, int G>
-[[gnu::always_inline]] inline void decode_group(const std::uint8_t* base, typename Isa::vi mask,
-                                                typename Isa::vi (&code)[8]) noexcept {
+template <class I, class P, bool First, int G>
+[[gnu::always_inline]] inline void decode_group(const std::uint8_t* base, typename I::vi mask,
+                                                typename I::vi (&code)[8]) noexcept {
   constexpr int per_load = P::groups_per_load;
   const auto bits =
-      Isa::and_(shift_bits<Isa, P::bits*(G % per_load) - P::shift>(Isa::load(base + 64 * (G / per_load))), mask);
+      I::and_(shift_bits<I, P::bits*(G % per_load) - P::shift>(I::load(base + 64 * (G / per_load))), mask);
   if constexpr (First) {
     code[G] = bits;
   } else {
-    code[G] = Isa::or_(code[G], bits);
+    code[G] = I::or_(code[G], bits);
   }
 }
 
 /// Adds plane P's bits (at byte offset Off of each unit) to the 8 code registers of unit u; the
 /// first plane (First) assigns them. Fully unrolled, so that the codes stay in registers.
-template <class Isa, class F, class P, std::size_t Off, bool First, int... G>
-[[gnu::always_inline]] inline void decode_plane(const std::uint8_t* record, std::size_t u, int h,
-                                                typename Isa::vi (&code)[8],
-                                                std::integer_sequence<int, G...>) noexcept {
-  const std::uint8_t* base = record + plane_layout<F>::units_off + plane_layout<F>::unit_bytes * u + Off + 32 * h;
-  const auto mask = Isa::byte_mask(((1 << P::bits) - 1) << P::shift);
-  (decode_group<Isa, P, First, G>(base, mask, code), ...);
+template <class I, class F, class P, std::size_t Off, bool First, int... G>
+[[gnu::always_inline]] inline void decode_plane(const std::uint8_t* record, std::size_t u, std::size_t h,
+                                                typename I::vi (&code)[8], std::integer_sequence<int, G...>) noexcept {
+  const std::uint8_t* base = record + plane_layout<F>::units_off + plane_layout<F>::unit_bytes * u + Off + I::bytes * h;
+  const auto mask = I::splat_u8(((1 << P::bits) - 1) << P::shift);
+  (decode_group<I, P, First, G>(base, mask, code), ...);
 }
 
 /// Decodes unit u of a record, plane after plane (see decode_unit).
-template <class Isa, class F, class Planes = typename plane_traits<F>::planes>
+template <class I, class F, class Planes = typename plane_traits<F>::planes>
 struct unit_decoder;
 
-template <class Isa, class F, class... P>
-struct unit_decoder<Isa, F, plane_list<P...>> {
-  template <std::size_t... I>
-  [[gnu::always_inline]] static void run(const std::uint8_t* record, std::size_t u, int h, typename Isa::vi (&code)[8],
-                                         std::index_sequence<I...>) noexcept {
-    (decode_plane<Isa, F, P, plane_offset<F, I>(plane_list<P...>{}), I == 0>(record, u, h, code,
-                                                                             std::make_integer_sequence<int, 8>{}),
+template <class I, class F, class... P>
+struct unit_decoder<I, F, plane_list<P...>> {
+  template <std::size_t... J>
+  [[gnu::always_inline]] static void run(const std::uint8_t* record, std::size_t u, std::size_t h,
+                                         typename I::vi (&code)[8], std::index_sequence<J...>) noexcept {
+    (decode_plane<I, F, P, plane_offset<F, J>(plane_list<P...>{}), J == 0>(record, u, h, code,
+                                                                           std::make_integer_sequence<int, 8>{}),
      ...);
   }
-  [[gnu::always_inline]] static void run(const std::uint8_t* record, std::size_t u, int h,
-                                         typename Isa::vi (&code)[8]) noexcept {
+  [[gnu::always_inline]] static void run(const std::uint8_t* record, std::size_t u, std::size_t h,
+                                         typename I::vi (&code)[8]) noexcept {
     run(record, u, h, code, std::index_sequence_for<P...>{});
   }
 };
 
 /// Decodes the 8 K groups [8u, 8u + 8) (32 codes of each row) of one record into unsigned bytes:
-/// code[j] holds codes 32u + 4j .. 32u + 4j + 3 of the record's rows (half h for AVX2).
-template <class Isa, class F>
-[[gnu::always_inline]] inline void decode_unit(const std::uint8_t* record, std::size_t u, int h,
-                                               typename Isa::vi (&code)[8]) noexcept {
-  unit_decoder<Isa, F>::run(record, u, h, code);
+/// code[j] holds codes 32u + 4j .. 32u + 4j + 3 of the record's rows (part h: rows I::lanes h ..
+/// I::lanes h + I::lanes - 1).
+template <class I, class F>
+[[gnu::always_inline]] inline void decode_unit(const std::uint8_t* record, std::size_t u, std::size_t h,
+                                               typename I::vi (&code)[8]) noexcept {
+  unit_decoder<I, F>::run(record, u, h, code);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,7 +268,7 @@ inline constexpr std::size_t k_block = 256;
 /// `row_d(i)[b]` = 1 / (127 / max|x|) of super-block b (ggml's rounding; the first K / 256 entries of
 /// the row);
 /// `row_sum(i)[8 b + t]` = the sums of codes 32t..32t+15 and 32t+16..32t+31 of super-block b as an
-/// int16 pair (low, high half of the int32), the operand of `vpdpwssd`; `s` is unused.
+/// int16 pair (low, high half of the int32), the operand of `dot_pairs_i16`; `s` is unused.
 /// Codes are `round(x * 127 / max|x|)` (ties to even), like activation_q8.
 /// throws lowbit::error{errc::shape_mismatch} if K % 256 != 0; {errc::invalid_argument} naming the
 /// row and columns of a NaN or infinity.
@@ -479,24 +324,24 @@ void quantize_activations_k(matrix_view<const float> x, activation_q8& out) {
   }
 }
 
-/// An int16 pair packed in an int32 lane (low, high), the operand layout of `vpdpwssd`.
+/// An int16 pair packed in an int32 lane (low, high), the operand layout of `dot_pairs_i16`.
 constexpr std::int32_t int16_pair(std::int32_t lo, std::int32_t hi) noexcept {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint16_t>(lo)) |
                                    (static_cast<std::uint32_t>(static_cast<std::uint16_t>(hi)) << 16));
 }
 
 /// int16 pairs (a, b) per lane from int32 lanes a, b in [-32768, 32767]: (a & 0xffff) | (b << 16).
-template <class Isa>
-inline typename Isa::vi pack_pair(typename Isa::vi a, typename Isa::vi b) noexcept {
-  return Isa::or_(Isa::and_(a, Isa::set1_32(0xffff)), Isa::template sll32<16>(b));
+template <class I>
+inline typename I::vi pack_pair(typename I::vi a, typename I::vi b) noexcept {
+  return I::or_(I::and_(a, I::splat_i32(0xffff)), I::template sll32<16>(b));
 }
 
-/// The decoded scales of one (panel, super-block) record for the rows of one register (16 rows, or
-/// 8 for an AVX2 half): `sc[s][r]` the integer scale of sub-block s of row r; `pair[t][r]` the int16
-/// pair multiplying the activation sums of the 16-element groups 2t, 2t + 1 in the correction term
-/// (the minimums for Q2_K/Q4_K/Q5_K, the scales for the offset formats Q3_K/Q6_K). Each traits'
-/// `decode_scales<Isa>(s, out)` fills it with vector code from the byte planes at s (byte j of the
-/// register's row r at s[16 j + r]).
+/// The decoded scales of one (panel, super-block) record for the I::lanes rows of one part of the
+/// panel (entries [0, I::lanes) of each array): `sc[s][r]` the integer scale of sub-block s of row
+/// r; `pair[t][r]` the int16 pair multiplying the activation sums of the 16-element groups 2t, 2t + 1
+/// in the correction term (the minimums for Q2_K/Q4_K/Q5_K, the scales for the offset formats
+/// Q3_K/Q6_K). Each traits' `decode_scales<I>(s, out)` fills it with vector code from the byte
+/// planes at s (byte j of the part's row r at s[16 j + r]).
 struct k_scales {
   alignas(64) std::int32_t sc[16][16];
   alignas(64) std::int32_t pair[8][16];
@@ -530,65 +375,65 @@ inline constexpr k_quant_order k_quant_order_v = k_quant_order::super_block;
 /// `mins = fma(m_2p Σ q_x + m_2p+1 Σ q_x, dmin_w d_x, mins)` (integer parts exact in int32), and the
 /// result is `acc - mins`. The last M % 4 activation rows, which llama.cpp multiplies with its GEMV
 /// (`ggml_gemv_q4_K_8x8_q8_K`), take one fma of each kind per super-block instead of per pair.
-template <class Isa, int MR, class F>
+template <class I, int MR, class F>
 [[gnu::noinline]] void k_quant_pairs_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                                  std::size_t i0, float (*acc_out)[16]) noexcept {
   using traits = plane_traits<F>;
   using layout = plane_layout<F>;
   static_assert(traits::has_min && traits::sub_block == 32);
-  using vi = typename Isa::vi;
-  using vf = typename Isa::vf;
-  constexpr int lanes = Isa::lanes;
+  using vi = typename I::vi;
+  using vf = typename I::vf;
+  constexpr std::size_t lanes = I::lanes;
   k_scales scales;
   const std::size_t gemm_rows = xq.rows - xq.rows % 4;  // the rest go through llama.cpp's GEMV
-  for (int h = 0; h < Isa::halves; ++h) {
+  for (std::size_t h = 0; h < I::parts; ++h) {
     vf acc[MR], mins[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = mins[i] = Isa::fzero();
+    for (int i = 0; i < MR; ++i) acc[i] = mins[i] = I::zero_f32();
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* record = panel + b * layout::stride;
-      traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
-      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
-      const vf dm = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
+      traits::template decode_scales<I>(record + layout::scales_off + lanes * h, scales);
+      const vf dw = I::f16_to_f32(record + layout::d_off + 2 * lanes * h);
+      const vf dm = I::f16_to_f32(record + layout::m_off + 2 * lanes * h);
       vi block_sum[MR], block_corr[MR];
-      for (int i = 0; i < MR; ++i) block_sum[i] = block_corr[i] = Isa::zero();
+      for (int i = 0; i < MR; ++i) block_sum[i] = block_corr[i] = I::zero();
       for (std::size_t p = 0; p < 4; ++p) {
         vi isum[MR];
-        for (int i = 0; i < MR; ++i) isum[i] = Isa::zero();
+        for (int i = 0; i < MR; ++i) isum[i] = I::zero();
         for (std::size_t u = 2 * p; u < 2 * p + 2; ++u) {
           vi code[8];
-          decode_unit<Isa, F>(record, u, h, code);
+          decode_unit<I, F>(record, u, h, code);
           for (int i = 0; i < MR; ++i) {
             const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * k_block + 32 * u);
-            vi dot = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
-            dot = Isa::dot8(dot, code[2], code[3], xw[2], xw[3]);
-            dot = Isa::dot8(dot, code[4], code[5], xw[4], xw[5]);
-            dot = Isa::dot8(dot, code[6], code[7], xw[6], xw[7]);
-            isum[i] = Isa::add32(isum[i], Isa::mullo32(dot, Isa::load32(scales.sc[u])));
+            vi dot = I::dot8_u8(I::zero(), code[0], code[1], xw[0], xw[1]);
+            dot = I::dot8_u8(dot, code[2], code[3], xw[2], xw[3]);
+            dot = I::dot8_u8(dot, code[4], code[5], xw[4], xw[5]);
+            dot = I::dot8_u8(dot, code[6], code[7], xw[6], xw[7]);
+            isum[i] = I::add32(isum[i], I::mullo32(dot, I::load(scales.sc[u])));
           }
         }
         for (int i = 0; i < MR; ++i) {
           const std::int32_t* xs = xq.row_sum(i0 + i) + 8 * b;
-          const vi corr = Isa::dot_pairs(Isa::dot_pairs(Isa::zero(), Isa::load32(scales.pair[2 * p]), xs[2 * p]),
-                                         Isa::load32(scales.pair[2 * p + 1]), xs[2 * p + 1]);
+          const vi corr = I::dot_pairs_i16(I::dot_pairs_i16(I::zero(), I::load(scales.pair[2 * p]), xs[2 * p]),
+                                           I::load(scales.pair[2 * p + 1]), xs[2 * p + 1]);
           if (i0 + i >= gemm_rows) {
-            block_sum[i] = Isa::add32(block_sum[i], isum[i]);
-            block_corr[i] = Isa::add32(block_corr[i], corr);
+            block_sum[i] = I::add32(block_sum[i], isum[i]);
+            block_corr[i] = I::add32(block_corr[i], corr);
           } else {
-            const vf dx = Isa::set1_ps(xq.row_d(i0 + i)[b]);
-            acc[i] = Isa::fmadd(Isa::cvt(isum[i]), Isa::mul(dw, dx), acc[i]);
-            mins[i] = Isa::fmadd(Isa::cvt(corr), Isa::mul(dm, dx), mins[i]);
+            const vf dx = I::splat_f32(xq.row_d(i0 + i)[b]);
+            acc[i] = I::fmadd(I::to_f32(isum[i]), I::mul(dw, dx), acc[i]);
+            mins[i] = I::fmadd(I::to_f32(corr), I::mul(dm, dx), mins[i]);
           }
         }
       }
       for (int i = 0; i < MR; ++i) {
         if (i0 + i >= gemm_rows) {
-          const vf dx = Isa::set1_ps(xq.row_d(i0 + i)[b]);
-          acc[i] = Isa::fmadd(Isa::cvt(block_sum[i]), Isa::mul(dw, dx), acc[i]);
-          mins[i] = Isa::fmadd(Isa::cvt(block_corr[i]), Isa::mul(dm, dx), mins[i]);
+          const vf dx = I::splat_f32(xq.row_d(i0 + i)[b]);
+          acc[i] = I::fmadd(I::to_f32(block_sum[i]), I::mul(dw, dx), acc[i]);
+          mins[i] = I::fmadd(I::to_f32(block_corr[i]), I::mul(dm, dx), mins[i]);
         }
       }
     }
-    for (int i = 0; i < MR; ++i) Isa::store(acc_out[i] + lanes * h, Isa::sub(acc[i], mins[i]));
+    for (int i = 0; i < MR; ++i) I::store_f32(acc_out[i] + lanes * h, I::sub(acc[i], mins[i]));
   }
 }
 
@@ -603,100 +448,100 @@ template <class Isa, int MR, class F>
 /// - with minimums and 32-element sub-blocks (Q5_K, `ggml_vec_dot_q5_K_q8_K`):
 ///   `L_l = Σ_u sc_u Σ_{e < 4} q[32u + 4l + e] q_x[32u + 4l + e]`, and the minimum term kept apart
 ///   in one scalar per output, `mins = fma(-d_x dmin_w, Σ_s m_s Σ q_x over sub-block s, mins)`.
-template <class Isa, int R, class F>
+template <class I, int R, class F>
 [[gnu::noinline]] void k_quant_lanes_rows(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                           std::size_t i0, float (*acc_out)[16]) noexcept {
   using traits = plane_traits<F>;
   using layout = plane_layout<F>;
   static_assert(traits::has_min ? traits::sub_block == 32 : traits::sub_block == 16);
-  using vi = typename Isa::vi;
-  using vf = typename Isa::vf;
-  constexpr int lanes = Isa::lanes;
+  using vi = typename I::vi;
+  using vf = typename I::vf;
+  constexpr std::size_t lanes = I::lanes;
   k_scales scales;
-  for (int h = 0; h < Isa::halves; ++h) {
+  for (std::size_t h = 0; h < I::parts; ++h) {
     vf acc[R][8], mins[R];
     for (int i = 0; i < R; ++i) {
-      mins[i] = Isa::fzero();
-      for (int l = 0; l < 8; ++l) acc[i][l] = Isa::fzero();
+      mins[i] = I::zero_f32();
+      for (int l = 0; l < 8; ++l) acc[i][l] = I::zero_f32();
     }
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* record = panel + b * layout::stride;
-      traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
-      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      traits::template decode_scales<I>(record + layout::scales_off + lanes * h, scales);
+      const vf dw = I::f16_to_f32(record + layout::d_off + 2 * lanes * h);
       vi isum[R][8];
       for (int i = 0; i < R; ++i) {
         const std::int32_t* xs = xq.row_sum(i0 + i) + 8 * b;
         if constexpr (traits::has_min) {
-          vi corr = Isa::zero();
-          for (int t = 0; t < 8; ++t) corr = Isa::dot_pairs(corr, Isa::load32(scales.pair[t]), xs[t]);
+          vi corr = I::zero();
+          for (int t = 0; t < 8; ++t) corr = I::dot_pairs_i16(corr, I::load(scales.pair[t]), xs[t]);
           const vf dm =
-              Isa::mul(Isa::set1_ps(-xq.row_d(i0 + i)[b]), Isa::load_ph(record + layout::m_off + 2 * lanes * h));
-          mins[i] = Isa::fmadd(dm, Isa::cvt(corr), mins[i]);
-          for (int l = 0; l < 8; ++l) isum[i][l] = Isa::zero();
+              I::mul(I::splat_f32(-xq.row_d(i0 + i)[b]), I::f16_to_f32(record + layout::m_off + 2 * lanes * h));
+          mins[i] = I::fmadd(dm, I::to_f32(corr), mins[i]);
+          for (int l = 0; l < 8; ++l) isum[i][l] = I::zero();
         } else {
           for (int l = 0; l < 8; ++l) {
-            const vi corr = Isa::dot_pairs(Isa::zero(), Isa::load32(scales.pair[l]), xs[l]);
-            isum[i][l] = Isa::sub32(Isa::zero(), Isa::template sll32<traits::offset_log2>(corr));
+            const vi corr = I::dot_pairs_i16(I::zero(), I::load(scales.pair[l]), xs[l]);
+            isum[i][l] = I::sub32(I::zero(), I::template sll32<traits::offset_log2>(corr));
           }
         }
       }
       for (std::size_t u = 0; u < 8; ++u) {
         vi code[8];
-        decode_unit<Isa, F>(record, u, h, code);
-        const vi sc_lo = Isa::load32(scales.sc[traits::has_min ? u : 2 * u]);
-        const vi sc_hi = traits::has_min ? sc_lo : Isa::load32(scales.sc[2 * u + 1]);
+        decode_unit<I, F>(record, u, h, code);
+        const vi sc_lo = I::load(scales.sc[traits::has_min ? u : 2 * u]);
+        const vi sc_hi = traits::has_min ? sc_lo : I::load(scales.sc[2 * u + 1]);
         for (int i = 0; i < R; ++i) {
           const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * k_block + 32 * u);
           for (int l = 0; l < 8; ++l) {
-            const vi dot = Isa::dot4(Isa::zero(), code[l], xw[l]);
-            isum[i][l] = Isa::add32(isum[i][l], Isa::mullo32(dot, l < 4 ? sc_lo : sc_hi));
+            const vi dot = I::dot4_u8(I::zero(), code[l], xw[l]);
+            isum[i][l] = I::add32(isum[i][l], I::mullo32(dot, l < 4 ? sc_lo : sc_hi));
           }
         }
       }
       for (int i = 0; i < R; ++i) {
-        const vf d = Isa::mul(Isa::set1_ps(xq.row_d(i0 + i)[b]), dw);
-        for (int l = 0; l < 8; ++l) acc[i][l] = Isa::fmadd(d, Isa::cvt(isum[i][l]), acc[i][l]);
+        const vf d = I::mul(I::splat_f32(xq.row_d(i0 + i)[b]), dw);
+        for (int l = 0; l < 8; ++l) acc[i][l] = I::fmadd(d, I::to_f32(isum[i][l]), acc[i][l]);
       }
     }
     for (int i = 0; i < R; ++i) {
-      const vf even = Isa::add(Isa::add(acc[i][4], acc[i][0]), Isa::add(acc[i][6], acc[i][2]));
-      const vf odd = Isa::add(Isa::add(acc[i][5], acc[i][1]), Isa::add(acc[i][7], acc[i][3]));
-      vf sum = Isa::add(even, odd);
-      if constexpr (traits::has_min) sum = Isa::add(sum, mins[i]);
-      Isa::store(acc_out[i] + lanes * h, sum);
+      const vf even = I::add(I::add(acc[i][4], acc[i][0]), I::add(acc[i][6], acc[i][2]));
+      const vf odd = I::add(I::add(acc[i][5], acc[i][1]), I::add(acc[i][7], acc[i][3]));
+      vf sum = I::add(even, odd);
+      if constexpr (traits::has_min) sum = I::add(sum, mins[i]);
+      I::store_f32(acc_out[i] + lanes * h, sum);
     }
   }
 }
 
-/// MR activation rows x one panel through k_quant_lanes_rows, in pairs of rows (AVX-512) or one
-/// row at a time (AVX2).
-template <class Isa, int MR, class F>
+/// MR activation rows x one panel through k_quant_lanes_rows, in pairs of rows where one register
+/// holds the whole panel (I::parts == 1, AVX-512), else one row at a time.
+template <class I, int MR, class F>
 inline void k_quant_lanes_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                       std::size_t i0, float (*acc_out)[16]) noexcept {
-  constexpr int R = Isa::halves == 1 ? 2 : 1;
+  constexpr int R = I::parts == 1 ? 2 : 1;
   int i = 0;
-  for (; i + R <= MR; i += R) k_quant_lanes_rows<Isa, R, F>(panel, nb, xq, i0 + i, acc_out + i);
-  if constexpr (MR % R != 0) k_quant_lanes_rows<Isa, MR % R, F>(panel, nb, xq, i0 + i, acc_out + i);
+  for (; i + R <= MR; i += R) k_quant_lanes_rows<I, R, F>(panel, nb, xq, i0 + i, acc_out + i);
+  if constexpr (MR % R != 0) k_quant_lanes_rows<I, MR % R, F>(panel, nb, xq, i0 + i, acc_out + i);
 }
 
 /// Microkernel of the K-quants: MR activation rows x one 16-row panel, all K super-blocks.
 /// Per super-block b and row r (sub-blocks s of 16 or 32 elements, x̂ = d_x q_x, Q8_K-style):
 /// - with minimums (Q2_K, Q4_K, Q5_K): y += d d_x Σ_s sc_s Σ q q_x - dmin d_x Σ_s m_s Σ q_x;
 /// - with an offset o (Q3_K: 4, Q6_K: 32): y += d d_x Σ_s sc_s (Σ q q_x - o Σ q_x),
-/// where the integer parts are exact in int32 (vpdpbusd / vpmaddubsw for the codes, vpdpwssd /
-/// vpmaddwd for the activation-sum terms, vpmulld for the sub-block scales).
+/// where the integer parts are exact in int32 (dot8_u8 for the codes, dot_pairs_i16 for the
+/// activation-sum terms, mullo32 for the sub-block scales).
 ///
 /// Tiled: the f32 steps of llama.cpp's tiled K-quant GEMM (ggml-cpu/tiled/tiled-kernel.cpp, as GCC
 /// compiles it): `acc = fma(sum * d_w - dmin_w * msum, d_x, acc)` per super-block (the minimum
 /// term one fnmadd), instead of `acc = fma(sum, d_w d_x, acc)` (and `acc = fnma(msum, dmin_w d_x, acc)`).
-template <class Isa, int MR, class F, bool Tiled = false>
+template <class I, int MR, class F, bool Tiled = false>
 [[gnu::noinline]] void k_quant_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                            std::size_t i0, float (*acc_out)[16]) noexcept {
   using traits = plane_traits<F>;
   using layout = plane_layout<F>;
-  using vi = typename Isa::vi;
-  using vf = typename Isa::vf;
-  constexpr int lanes = Isa::lanes;
+  using vi = typename I::vi;
+  using vf = typename I::vf;
+  constexpr std::size_t lanes = I::lanes;
   k_scales scales;
   const std::int8_t* x_qs[MR];
   const float* x_d[MR];
@@ -706,66 +551,66 @@ template <class Isa, int MR, class F, bool Tiled = false>
     x_d[i] = xq.row_d(i0 + i);
     x_sum[i] = xq.row_sum(i0 + i);
   }
-  for (int h = 0; h < Isa::halves; ++h) {
+  for (std::size_t h = 0; h < I::parts; ++h) {
     vf acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = Isa::fzero();
+    for (int i = 0; i < MR; ++i) acc[i] = I::zero_f32();
     for (std::size_t b = 0; b < nb; ++b) {
       const std::uint8_t* record = panel + b * layout::stride;
-      traits::template decode_scales<Isa>(record + layout::scales_off + lanes * h, scales);
-      const vf dw = Isa::load_ph(record + layout::d_off + 2 * lanes * h);
+      traits::template decode_scales<I>(record + layout::scales_off + lanes * h, scales);
+      const vf dw = I::f16_to_f32(record + layout::d_off + 2 * lanes * h);
       vi isum[MR];
       [[maybe_unused]] vi msum[MR];
       for (int i = 0; i < MR; ++i) {
         const std::int32_t* xs = x_sum[i] + 8 * b;
-        vi corr = Isa::zero();
-        for (int t = 0; t < 8; ++t) corr = Isa::dot_pairs(corr, Isa::load32(scales.pair[t]), xs[t]);
+        vi corr = I::zero();
+        for (int t = 0; t < 8; ++t) corr = I::dot_pairs_i16(corr, I::load(scales.pair[t]), xs[t]);
         if constexpr (traits::has_min) {
           if constexpr (Tiled) {
             msum[i] = corr;
           } else {
-            const vf dm = Isa::load_ph(record + layout::m_off + 2 * lanes * h);
-            acc[i] = Isa::fnmadd(Isa::cvt(corr), Isa::mul(dm, Isa::set1_ps(x_d[i][b])), acc[i]);
+            const vf dm = I::f16_to_f32(record + layout::m_off + 2 * lanes * h);
+            acc[i] = I::fnmadd(I::to_f32(corr), I::mul(dm, I::splat_f32(x_d[i][b])), acc[i]);
           }
-          isum[i] = Isa::zero();
+          isum[i] = I::zero();
         } else {
-          isum[i] = Isa::sub32(Isa::zero(), Isa::template sll32<traits::offset_log2>(corr));
+          isum[i] = I::sub32(I::zero(), I::template sll32<traits::offset_log2>(corr));
         }
       }
       for (std::size_t u = 0; u < 8; ++u) {
         vi code[8];
-        decode_unit<Isa, F>(record, u, h, code);
+        decode_unit<I, F>(record, u, h, code);
         for (int i = 0; i < MR; ++i) {
           const auto* xw = reinterpret_cast<const dword_alias*>(x_qs[i] + b * k_block + 32 * u);
           if constexpr (traits::sub_block == 32) {
-            vi dot = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
-            dot = Isa::dot8(dot, code[2], code[3], xw[2], xw[3]);
-            dot = Isa::dot8(dot, code[4], code[5], xw[4], xw[5]);
-            dot = Isa::dot8(dot, code[6], code[7], xw[6], xw[7]);
-            isum[i] = Isa::add32(isum[i], Isa::mullo32(dot, Isa::load32(scales.sc[u])));
+            vi dot = I::dot8_u8(I::zero(), code[0], code[1], xw[0], xw[1]);
+            dot = I::dot8_u8(dot, code[2], code[3], xw[2], xw[3]);
+            dot = I::dot8_u8(dot, code[4], code[5], xw[4], xw[5]);
+            dot = I::dot8_u8(dot, code[6], code[7], xw[6], xw[7]);
+            isum[i] = I::add32(isum[i], I::mullo32(dot, I::load(scales.sc[u])));
           } else {
-            vi d0 = Isa::dot8(Isa::zero(), code[0], code[1], xw[0], xw[1]);
-            vi d1 = Isa::dot8(Isa::zero(), code[4], code[5], xw[4], xw[5]);
-            d0 = Isa::dot8(d0, code[2], code[3], xw[2], xw[3]);
-            d1 = Isa::dot8(d1, code[6], code[7], xw[6], xw[7]);
-            isum[i] = Isa::add32(isum[i], Isa::mullo32(d0, Isa::load32(scales.sc[2 * u])));
-            isum[i] = Isa::add32(isum[i], Isa::mullo32(d1, Isa::load32(scales.sc[2 * u + 1])));
+            vi d0 = I::dot8_u8(I::zero(), code[0], code[1], xw[0], xw[1]);
+            vi d1 = I::dot8_u8(I::zero(), code[4], code[5], xw[4], xw[5]);
+            d0 = I::dot8_u8(d0, code[2], code[3], xw[2], xw[3]);
+            d1 = I::dot8_u8(d1, code[6], code[7], xw[6], xw[7]);
+            isum[i] = I::add32(isum[i], I::mullo32(d0, I::load(scales.sc[2 * u])));
+            isum[i] = I::add32(isum[i], I::mullo32(d1, I::load(scales.sc[2 * u + 1])));
           }
         }
       }
       for (int i = 0; i < MR; ++i) {
         if constexpr (Tiled) {
-          vf r = Isa::mul(Isa::cvt(isum[i]), dw);
+          vf r = I::mul(I::to_f32(isum[i]), dw);
           if constexpr (traits::has_min) {
-            r = Isa::fnmadd(Isa::load_ph(record + layout::m_off + 2 * lanes * h), Isa::cvt(msum[i]), r);
+            r = I::fnmadd(I::f16_to_f32(record + layout::m_off + 2 * lanes * h), I::to_f32(msum[i]), r);
           }
           // ggml writes `buf + result * d_x` with intrinsics that GCC contracts into one fma.
-          acc[i] = Isa::fmadd(r, Isa::set1_ps(x_d[i][b]), acc[i]);
+          acc[i] = I::fmadd(r, I::splat_f32(x_d[i][b]), acc[i]);
         } else {
-          acc[i] = Isa::fmadd(Isa::cvt(isum[i]), Isa::mul(dw, Isa::set1_ps(x_d[i][b])), acc[i]);
+          acc[i] = I::fmadd(I::to_f32(isum[i]), I::mul(dw, I::splat_f32(x_d[i][b])), acc[i]);
         }
       }
     }
-    for (int i = 0; i < MR; ++i) Isa::store(acc_out[i] + lanes * h, acc[i]);
+    for (int i = 0; i < MR; ++i) I::store_f32(acc_out[i] + lanes * h, acc[i]);
   }
 }
 
@@ -779,7 +624,7 @@ struct k_quant_gemm_kernel {
     template <int MR>
     void operator()(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                     float (*acc)[16]) const noexcept {
-      using isa = typename plane_isa<Arch>::type;
+      using isa = isa_ops<Arch>;
       if constexpr (k_quant_order_v<F> == k_quant_order::sub_block_pairs) {
         k_quant_pairs_microkernel<isa, MR, F>(panel, nb, xq, i0, acc);
       } else if constexpr (k_quant_order_v<F> == k_quant_order::tiled_or_lanes8) {

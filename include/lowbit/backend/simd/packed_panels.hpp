@@ -44,6 +44,11 @@ namespace simd_detail {
 /// Rows of x per microkernel call: one decoded panel block serves this many activation rows.
 inline constexpr std::size_t tile_rows = 8;
 
+/// Activation rows that the Q4_1 / Q8_0 microkernels (eight f32 group accumulators per row) take
+/// per pass over a panel on ISA layer I: two where it has 32 vector registers, else one.
+template <class I>
+inline constexpr int rows_per_pass_v = I::vector_registers >= 32 ? 2 : 1;
+
 /// Runs `microkernel.template operator()<MR>(panel, n_blocks, xq, i0, acc)` over rows
 /// [i_begin, i_end) of the quantized activations against panel p, in tiles of up to tile_rows
 /// rows, and hands each row's 16 accumulators to the epilogue.

@@ -38,7 +38,9 @@ struct parametric_layout {
 /// int8_per_channel: per panel, for each 4-column chunk c of K padded to kp = ceil(K / 4) * 4,
 /// 64 bytes where lane r (bytes 4r..4r+3) holds codes 4c..4c+3 of row r with the sign bit flipped
 /// (q ^ 0x80 = q + 128 as an unsigned byte; K padding holds code 0, i.e. 0x80); then the 16 rows'
-/// f32 scales (64 bytes).
+/// f32 scales (64 bytes). The bytes are the same on every ISA: the kernel turns them into its
+/// ISA's s8 operand form with `from_offset_s8` (a no-op for AVX-512 VNNI's u8 x s8 `vpdpbusd`, whose
+/// s8_bias is 128; the flip undone on AVX2 and NEON).
 template <>
 struct parametric_layout<int8_per_channel> {
   static constexpr bool supported = true;

@@ -10,16 +10,21 @@
 #include <cstdint>
 #include <type_traits>
 
-// GCC 12 reports -Wmaybe-uninitialized inside its own avx512fintrin.h (the `__Y = __Y` idiom of
-// _mm512_undefined_*) when xsimd's exp is inlined; the state at the intrinsics' first inclusion decides.
+// GCC 12 reports -Wuninitialized / -Wmaybe-uninitialized inside its own avx512fintrin.h (the
+// `__Y = __Y` idiom of its AVX-512 `undefined` helpers) when xsimd's exp or the ISA layer's
+// reductions are inlined; the state at the intrinsics' first inclusion (here, through xsimd) decides.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <xsimd/xsimd.hpp>
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+
+#include "lowbit/backend/simd/isa/avx512/ops.hpp"
+#include "lowbit/backend/simd/isa/neon/ops.hpp"
 
 namespace lowbit::simd_detail {
 
@@ -67,23 +72,23 @@ inline T reduce_add(const xsimd::batch<T, Arch>& v) noexcept {
 
 /// x * y + z with one rounding (fused multiply-add). xsimd 8.1 has no AVX-512 kernel for
 /// `xsimd::fma`: its generic fallback computes x * y + z, which -ffp-contract=off leaves as a
-/// multiply and an add; here AVX-512 uses `vfmadd` directly.
+/// multiply and an add; here AVX-512 uses the ISA layer's `vfmadd` (isa::fmadd_avx512f).
 template <class Arch>
 inline xsimd::batch<float, Arch> fmadd(const xsimd::batch<float, Arch>& x, const xsimd::batch<float, Arch>& y,
                                        const xsimd::batch<float, Arch>& z) noexcept {
 #if XSIMD_VERSION_MAJOR < 9 && defined(__AVX512F__)
-  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) return _mm512_fmadd_ps(x, y, z);
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) return isa::fmadd_avx512f(x, y, z);
 #endif
   return xsimd::fma(x, y, z);
 }
 
 /// x / y correctly rounded. xsimd 8.1 has no AArch64 kernel for float division: it takes the
 /// 32-bit NEON one (reciprocal estimate, two Newton steps, a multiply), which is off by an ulp at
-/// times and more where 1 / y is subnormal; here AArch64 uses `fdiv` (vdivq_f32).
+/// times and more where 1 / y is subnormal; here AArch64 uses `fdiv` (the ISA layer's isa::neon::div).
 template <class Arch>
 inline xsimd::batch<float, Arch> div(const xsimd::batch<float, Arch>& x, const xsimd::batch<float, Arch>& y) noexcept {
-#if XSIMD_VERSION_MAJOR < 9 && defined(__aarch64__)
-  if constexpr (std::is_base_of_v<xsimd::neon64, Arch>) return vdivq_f32(x, y);
+#if XSIMD_VERSION_MAJOR < 9 && defined(__aarch64__) && defined(__ARM_NEON)
+  if constexpr (std::is_base_of_v<xsimd::neon64, Arch>) return isa::neon::div(x, y);
 #endif
   return x / y;
 }
