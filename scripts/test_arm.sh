@@ -14,12 +14,15 @@
 # baseline, neon_dotprod and neon_i8mm modules where the CPU has them. Everything else is the same
 # suite as on x86: core, formats, quant, nn, io/gguf, prune, graph, docs snippets, the GEMM tests of
 # every format (SIMD against the reference on odd shapes), and the SmolLM2 model tests (greedy
-# answers token for token and logits within the KL bounds of llama.cpp's x86 output). Not run:
-# package/* (host-side packaging checks, run by scripts/package_test.sh and the x86 build); the
+# answers token for token and logits within the KL bounds of llama.cpp's x86 output). Not built:
+# the header and compile-fail checks (what the compiler accepts: the native build runs them). Not
+# run: package/* (host-side packaging checks, run by scripts/package_test.sh and the x86 build); the
 # Qwen2.5 and Gemma 3 model tests (their files are not fetched here; minutes per token under
-# emulation); and, unless LOWBIT_ARM_SLOW=1, the cases that take minutes of emulated CPU each:
-# the i-quant encoders' error-versus-ggml comparison (formats/ and formats_fpfast/), and the
-# largest GEMM sweeps (listed in `slow` below; their odd-shape cases run).
+# emulation); the CLI scripts (cli/*: they run the programs directly); and, unless
+# LOWBIT_ARM_SLOW=1, the i-quant encoders' error-versus-ggml comparison (formats/ and
+# formats_fpfast/: 6 s natively, over 5 min of emulated CPU each; their bit-exact decode of the
+# golden rows runs). The models/ error cases run the CLI through qemu.
+# OpenMP: the cross sysroot's libgomp (see the toolchain file's emulator line).
 #
 # Usage: scripts/test_arm.sh [extra ctest arguments]
 # Env: LOWBIT_JOBS (build and ctest parallelism, default nproc),

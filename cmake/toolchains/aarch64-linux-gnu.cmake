@@ -18,7 +18,11 @@ set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(_lowbit_triple aarch64-linux-gnu)
 set(CMAKE_C_COMPILER ${_lowbit_triple}-gcc)
 set(CMAKE_CXX_COMPILER ${_lowbit_triple}-g++)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/${_lowbit_triple})
+# The cross sysroot's libraries first: with Debian's arm64 multiarch packages installed (ICU, for
+# the model tests), the host's ld.so.cache would otherwise mix their libc with the sysroot's
+# libgomp (OpenMP programs then hang under qemu).
+set(CMAKE_CROSSCOMPILING_EMULATOR
+    qemu-aarch64;-L;/usr/${_lowbit_triple};-E;LD_LIBRARY_PATH=/usr/${_lowbit_triple}/lib:/usr/lib/${_lowbit_triple})
 
 set(CMAKE_FIND_ROOT_PATH /usr/${_lowbit_triple})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
