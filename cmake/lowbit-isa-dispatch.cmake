@@ -8,8 +8,8 @@
 # Builds <file>... once per level into a loadable module lib<name>_<level>.so (target
 # <name>_<level>), compiled with that level's flags, hidden visibility (the headers' inline and
 # template code stays private to each module) and LOWBIT_ISA=<level> defined. Levels
-# (lowbit::isa): on x86-64 baseline (-march=x86-64), avx2 (-march=haswell) and avx512_vnni
-# (-march=x86-64-v4 -mavx512vnni); on AArch64 baseline (-march=armv8-a), neon_dotprod
+# (lowbit::isa): on x86-64 baseline (-march=x86-64), avx2 (-march=haswell), avx2_vnni
+# (-march=haswell -mavxvnni) and avx512_vnni (-march=x86-64-v4 -mavx512vnni); on AArch64 baseline (-march=armv8-a), neon_dotprod
 # (-march=armv8.2-a+dotprod) and neon_i8mm (-march=armv8.2-a+dotprod+i8mm+bf16); the default is
 # every level of the target. The program that loads them is built for the baseline and picks one
 # with lowbit::best_isa. POSIX with GCC or Clang.
@@ -27,7 +27,7 @@ function(lowbit_add_isa_modules name)
   endif()
   if(NOT arg_ISAS)
     if(_arch STREQUAL "x86_64")
-      set(arg_ISAS baseline avx2 avx512_vnni)
+      set(arg_ISAS baseline avx2 avx2_vnni avx512_vnni)
     elseif(_arch STREQUAL "aarch64")
       set(arg_ISAS baseline neon_dotprod neon_i8mm)
     else()
@@ -47,6 +47,8 @@ function(lowbit_add_isa_modules name)
       endif()
     elseif(level STREQUAL "avx2")
       set(flags -march=haswell)
+    elseif(level STREQUAL "avx2_vnni")
+      set(flags -march=haswell -mavxvnni)
     elseif(level STREQUAL "avx512_vnni")
       set(flags -march=x86-64-v4 -mavx512vnni)
     elseif(level STREQUAL "neon_dotprod")
@@ -57,7 +59,7 @@ function(lowbit_add_isa_modules name)
       set(flags -march=armv8.2-a+dotprod+i8mm+bf16)
     else()
       message(FATAL_ERROR "lowbit_add_isa_modules(${name}): unknown level '${level}' "
-                          "(baseline, avx2, avx512_vnni, neon_dotprod, neon_i8mm)")
+                          "(baseline, avx2, avx2_vnni, avx512_vnni, neon_dotprod, neon_i8mm)")
     endif()
     if(NOT _level_arch STREQUAL _arch)
       message(FATAL_ERROR "lowbit_add_isa_modules(${name}): level '${level}' is for ${_level_arch}, "

@@ -2,7 +2,7 @@
 # Copyright lowbit contributors
 #
 # Shared by lowbit's download scripts; sourced, not run. The sourcing script sets LOG_TAG first.
-# Provides CHECKSUMS, CACHE, log, die, as_root, and verify FILE NAME (sha256 against
+# Provides CHECKSUMS, CACHE, log, die, as_root, apt_missing, apt_install, and verify FILE NAME (sha256 against
 # scripts/checksums.sha256: returns 1 with details on a mismatch, dies if NAME has no entry).
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +17,22 @@ as_root() {
     elif command -v sudo >/dev/null 2>&1; then sudo "$@"
     else die "need root (or sudo) to run: $*"
     fi
+}
+
+# apt_missing PKG...: prints the packages of the list that dpkg does not have installed.
+apt_missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+
+# apt_install PKG...: installs the packages (none: nothing), quietly, without recommends.
+apt_install() {
+    [ $# -gt 0 ] || return 0
+    log "installing $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
 expected_sha() {

@@ -13,11 +13,16 @@
 # does not exist in a column (a test added later) is skipped there.
 #
 # Usage: scripts/mutation_audit.sh [--ref REF] [--before DIR] [--after DIR] [--only before|after]
-#                                  [--out FILE.md] [--jobs N] [--results DIR]
+#                                  [--arch x86_64|aarch64] [--out FILE.md] [--jobs N] [--results DIR]
+# --arch aarch64 builds the columns with the AArch64 cross toolchain (cmake/toolchains/
+# aarch64-linux-gnu.cmake, scripts/setup_arm.sh; DIR/build-aarch64, the Armv8.0-A baseline) and runs
+# the programs under qemu-aarch64 -cpu max; its verdicts are the columns "before-aarch64" /
+# "after-aarch64" (give it its own --after / --before DIR to run beside a native audit).
 # --results keeps the verdicts and logs in DIR (a column run with --only lands there and the table
 # shows every column found in it).
 # Builds with `nice -n 10 ninja -jN` (N = 1 by default) in DIR/build (configured on first use:
-# Release, LOWBIT_NATIVE=ON, tests on). Prints the table; --out also writes it (markdown).
+# Release, LOWBIT_NATIVE=ON, tests on). Prints the table (a column per verdict file in the results
+# directory); --out also writes it (markdown).
 set -euo pipefail
 
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -28,6 +33,7 @@ only=""
 out=""
 results_dir=""
 jobs=1
+arch=x86_64
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --ref) ref=$2; shift 2 ;;
@@ -37,12 +43,21 @@ while [[ $# -gt 0 ]]; do
     --out) out=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --results) results_dir=$2; shift 2 ;;
+    --arch) arch=$2; shift 2 ;;
     -h|--help) sed -n '4,20p' "$0"; exit 0 ;;
     *) echo "mutation_audit.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
 ref=$(git -C "$root" rev-parse --verify "$ref^{commit}")
+case "$arch" in
+  x86_64) build_name=build; suffix=""; runner=() ;;
+  aarch64)
+    build_name=build-aarch64; suffix="-aarch64"
+    runner=(qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu -E
+            LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib:/usr/lib/aarch64-linux-gnu) ;;
+  *) echo "mutation_audit.sh: --arch x86_64 or aarch64, not $arch" >&2; exit 2 ;;
+esac
 list="$root/tests/mutations/mutations.tsv"
 results_dir=${results_dir:-$(mktemp -d /tmp/mutation_audit.XXXXXX)}
 mkdir -p "$results_dir"
@@ -77,28 +92,32 @@ setup_tree() {
     git -C "$dir" checkout -q -- tests
     git -C "$dir" clean -q -fd -- tests
   fi
-  if [[ ! -f "$dir/build/build.ninja" ]]; then
-    nice -n 10 cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOWBIT_NATIVE=ON \
+  if [[ ! -f "$dir/$build_name/build.ninja" ]]; then
+    local flags=(-DLOWBIT_NATIVE=ON)
+    [[ "$arch" == aarch64 ]] && flags=(-DLOWBIT_NATIVE=OFF
+                                      -DCMAKE_TOOLCHAIN_FILE="$dir/cmake/toolchains/aarch64-linux-gnu.cmake")
+    nice -n 10 cmake -S "$dir" -B "$dir/$build_name" -G Ninja -DCMAKE_BUILD_TYPE=Release "${flags[@]}" \
       -DLOWBIT_BUILD_TESTS=ON -DLOWBIT_BUILD_EXAMPLES=OFF -DLOWBIT_BUILD_BENCHMARKS=OFF >/dev/null
   else
-    nice -n 10 cmake "$dir/build" >/dev/null  # pick up added test files
+    nice -n 10 cmake "$dir/$build_name" >/dev/null  # pick up added test files
   fi
 }
 
 # Runs every mutation in one column; writes "patch<TAB>verdict<TAB>programs that failed".
 run_column() {
-  local dir=$1 column=$2 result="$results_dir/$2.tsv"
+  local dir=$1 column=$2$suffix build="$1/$build_name"
+  local result="$results_dir/$column.tsv"
   local all_targets
-  all_targets=$(ninja -C "$dir/build" -t targets all 2>/dev/null | sed -n 's/^\(lowbit_[a-z0-9_]*\): phony$/\1/p;s/^\(lowbit_[a-z0-9_]*\): .*/\1/p' | sort -u)
+  all_targets=$(ninja -C "$build" -t targets all 2>/dev/null | sed -n 's/^\(lowbit_[a-z0-9_]*\): phony$/\1/p;s/^\(lowbit_[a-z0-9_]*\): .*/\1/p' | sort -u)
   : >"$result"
   # Baseline: every listed program must pass on the unmutated headers, or the verdicts mean nothing.
   local baseline=()
   for t in $(grep -v '^#' "$list" | cut -f2 | tr ' ' '\n' | sort -u); do
     grep -qx "$t" <<<"$all_targets" && baseline+=("$t")
   done
-  nice -n 10 ninja -C "$dir/build" -j"$jobs" "${baseline[@]}" >"$results_dir/$column.baseline.build.log" 2>&1
+  nice -n 10 ninja -C "$build" -j"$jobs" "${baseline[@]}" >"$results_dir/$column.baseline.build.log" 2>&1
   for t in "${baseline[@]}"; do
-    if ! timeout 600 "$dir/build/tests/$t" "$catch_filter" >"$results_dir/$column.baseline.$t.log" 2>&1; then
+    if ! timeout 600 ${runner[@]+"${runner[@]}"} "$build/tests/$t" "$catch_filter" >"$results_dir/$column.baseline.$t.log" 2>&1; then
       echo "mutation_audit.sh: $t fails on the unmutated headers ($column); see $results_dir/$column.baseline.$t.log" >&2
       exit 1
     fi
@@ -115,11 +134,11 @@ run_column() {
     for t in $targets; do
       grep -qx "$t" <<<"$all_targets" && present+=("$t")
     done
-    if ! nice -n 10 ninja -C "$dir/build" -j"$jobs" "${present[@]}" >"$results_dir/$column.$patch.build.log" 2>&1; then
+    if ! nice -n 10 ninja -C "$build" -j"$jobs" "${present[@]}" >"$results_dir/$column.$patch.build.log" 2>&1; then
       verdict="build failed"
     else
       for t in "${present[@]}"; do
-        if ! timeout 600 "$dir/build/tests/$t" -a "$catch_filter" >"$results_dir/$column.$patch.$t.log" 2>&1; then
+        if ! timeout 600 ${runner[@]+"${runner[@]}"} "$build/tests/$t" -a "$catch_filter" >"$results_dir/$column.$patch.$t.log" 2>&1; then
           caught+=("${t#lowbit_}")
         fi
       done
@@ -147,12 +166,25 @@ cell() {  # column patch
   [[ -f "$f" ]] || { echo "not run"; return; }
   awk -F'\t' -v p="$2" '$1 == p { if ($2 == "caught") print "caught (" $3 ")"; else if ($2 == "missed") print "**missed** (ran " $4 ")"; else print $2 }' "$f"
 }
+columns=()
+for c in before after before-aarch64 after-aarch64; do
+  [[ -f "$results_dir/$c.tsv" ]] && columns+=("$c")
+done
 {
-  echo "| mutation | bug | caught before | caught after |"
-  echo "|---|---|---|---|"
+  head="| mutation | bug |"; rule="|---|---|"
+  for c in "${columns[@]}"; do
+    case "$c" in
+      *-aarch64) head+=" caught ${c%-aarch64} (qemu-aarch64) |" ;;
+      *) head+=" caught $c |" ;;
+    esac
+    rule+="---|"
+  done
+  echo "$head"; echo "$rule"
   while IFS=$'\t' read -r patch targets bug; do
     [[ -z "$patch" || "$patch" == \#* ]] && continue
-    echo "| ${patch%.patch} | $bug | $(cell before "$patch") | $(cell after "$patch") |"
+    row="| ${patch%.patch} | $bug |"
+    for c in "${columns[@]}"; do row+=" $(cell "$c" "$patch") |"; done
+    echo "$row"
   done <"$list"
 } | tee "$results_dir/table.md"
 [[ -n "$out" ]] && cp "$results_dir/table.md" "$out"

@@ -11,10 +11,11 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev catch2 libbenchmark-dev
           nlohmann-json3-dev libicu-dev doxygen clang-14 libclang-rt-14-dev python3 python3-pip python3-venv ca-certificates)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+LOG_TAG=setup
+# shellcheck source=scripts/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+
+mapfile -t missing < <(apt_missing "${packages[@]}")
 # A python3 with pip from elsewhere (pyenv) is fine too.
 if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
   kept=()
@@ -23,11 +24,4 @@ if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; th
   done
   missing=(${kept[@]+"${kept[@]}"})
 fi
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "setup: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+apt_install ${missing[@]+"${missing[@]}"}

@@ -85,8 +85,8 @@ TEST_CASE("dispatch: best_isa picks the most capable level the CPU executes", "[
   using lowbit::isa;
   const auto f = lowbit::cpu_features::detect();
   INFO("cpu: " << f.to_string());
-  const std::initializer_list<isa> every = {isa::baseline, isa::avx2, isa::avx512_vnni, isa::neon_dotprod,
-                                            isa::neon_i8mm};
+  const std::initializer_list<isa> every = {isa::baseline,    isa::avx2,         isa::avx2_vnni,
+                                            isa::avx512_vnni, isa::neon_dotprod, isa::neon_i8mm};
   isa best = isa::baseline;
   for (isa level : lowbit::all_isas) {
     if (lowbit::isa_supported(level, f)) {
@@ -106,6 +106,8 @@ TEST_CASE("dispatch: best_isa picks the most capable level the CPU executes", "[
   CHECK_THROWS_AS(lowbit::best_isa({isa::neon_dotprod, isa::neon_i8mm}, none), lowbit::error);
 #endif
   CHECK(lowbit::isa_from_string("avx512_vnni") == isa::avx512_vnni);
+  CHECK(lowbit::isa_from_string("avx2_vnni") == isa::avx2_vnni);
+  for (isa level : every) CHECK(lowbit::isa_from_string(lowbit::to_string(level)) == level);
   CHECK(lowbit::isa_from_string("neon_i8mm") == isa::neon_i8mm);
   CHECK_FALSE(lowbit::isa_from_string("sse9").has_value());
 }
@@ -135,6 +137,9 @@ TEST_CASE("dispatch: every module this CPU executes equals the reference backend
         break;
       case lowbit::isa::avx2:
         expected = "avx2";
+        break;
+      case lowbit::isa::avx2_vnni:
+        expected = "avx2_vnni";
         break;
       case lowbit::isa::avx512_vnni:
         expected = "avx512_vnni";

@@ -5,6 +5,7 @@
 // portable baseline without -march) against a scalar statement of its documented semantics, on
 // random registers and the edge values (0x00, 0x7f, 0x80, 0xff bytes; -128, 127; NaN, infinities).
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -144,6 +145,15 @@ TEST_CASE("isa layer: bitwise, shifts, integer arithmetic", "[isa]") {
       CHECK(static_cast<std::uint32_t>(lane32(add32, l)) == ua + ub);
       CHECK(static_cast<std::uint32_t>(lane32(sub32, l)) == ua - ub);
       CHECK(static_cast<std::uint32_t>(lane32(mul32, l)) == ua * ub);
+    }
+    // Comparisons and select: a lane of b equal to a's in every fourth lane.
+    bytes_t c = b;
+    for (std::size_t l = 0; l < nl; l += 4) std::memcpy(c.data() + 4 * l, a.data() + 4 * l, 4);
+    const bytes_t max32 = bytes_of(I::select32(I::cmpgt32(to_vi(a), to_vi(c)), to_vi(a), to_vi(c)));
+    const bytes_t eq32 = bytes_of(I::select32(I::cmpeq32(to_vi(a), to_vi(c)), to_vi(b), I::zero()));
+    for (std::size_t l = 0; l < nl; ++l) {
+      CHECK(lane32(max32, l) == std::max(lane32(a, l), lane32(c, l)));
+      CHECK(lane32(eq32, l) == (lane32(a, l) == lane32(c, l) ? lane32(b, l) : 0));
     }
   }
 }

@@ -7,15 +7,20 @@
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
 
 namespace lowbit {
 
 /// The instruction-set extensions of the CPU this process runs on, as the CPU reports them
-/// (CPUID on x86-64, through the compiler's `__builtin_cpu_supports`; the kernel's hardware
+/// (CPUID on x86-64, through the compiler's `__builtin_cpu_supports`, and CPUID leaf 7 sub-leaf 1
+/// for AVX-VNNI, which Clang 14's builtin does not name; the kernel's hardware
 /// capability words `AT_HWCAP` / `AT_HWCAP2` on AArch64 Linux; all false elsewhere).
 /// This is what the CPU executes, independent of the flags the calling code was compiled with.
 struct cpu_features {
   bool avx2 = false;        ///< AVX2
+  bool avx_vnni = false;    ///< AVX-VNNI (VEX `vpdpbusd` on 256-bit registers: Alder Lake, Zen 5)
   bool fma = false;         ///< FMA3
   bool avx512f = false;     ///< AVX-512 Foundation
   bool avx512bw = false;    ///< AVX-512 byte/word
@@ -36,6 +41,10 @@ struct cpu_features {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     f.avx2 = __builtin_cpu_supports("avx2");
+    // CPUID.(EAX=7, ECX=1):EAX bit 4 (Intel SDM vol. 2A, CPUID); the OS saves the YMM state
+    // wherever AVX2 is reported usable, so AVX-VNNI is counted only beside it.
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    f.avx_vnni = f.avx2 && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 4)) != 0;
     f.fma = __builtin_cpu_supports("fma");
     f.avx512f = __builtin_cpu_supports("avx512f");
     f.avx512bw = __builtin_cpu_supports("avx512bw");
@@ -66,6 +75,7 @@ struct cpu_features {
       s += name;
     };
     add(avx2, "avx2");
+    add(avx_vnni, "avx_vnni");
     add(fma, "fma");
     add(avx512f, "avx512f");
     add(avx512bw, "avx512bw");

@@ -21,22 +21,26 @@ namespace lowbit {
 /// - `baseline`: no flags beyond the target's default (x86-64: SSE2, the portable `isa::generic`
 ///   kernels; AArch64: Armv8.0-A NEON, `isa::neon` without `sdot`); every CPU of the architecture;
 /// - `avx2`: `-march=haswell` (AVX2, FMA, F16C; `isa::avx2`, `vpmaddubsw`);
+/// - `avx2_vnni`: `-march=haswell -mavxvnni` (adds AVX-VNNI: `isa::avx2` with the VEX `vpdpbusd`;
+///   Alder Lake and later Intel client CPUs without AVX-512, Sierra Forest, Zen 5);
 /// - `avx512_vnni`: `-march=x86-64-v4 -mavx512vnni` (AVX-512 F/BW/DQ/VL/CD plus VNNI `vpdpbusd`:
 ///   Ice Lake, Sapphire Rapids, Zen 4 and later; `isa::avx512`);
 /// - `neon_dotprod`: `-march=armv8.2-a+dotprod` (`isa::neon` with `sdot`: Cortex-A55/A75 and later,
 ///   Apple M1 and later, Neoverse N1);
 /// - `neon_i8mm`: `-march=armv8.2-a+dotprod+i8mm+bf16` (adds `smmla`/`usdot` and BF16:
 ///   Cortex-A510/A710/X2 and later, Neoverse V1/N2, Apple M2 and later).
-enum class isa { baseline, avx2, avx512_vnni, neon_dotprod, neon_i8mm };
+enum class isa { baseline, avx2, avx2_vnni, avx512_vnni, neon_dotprod, neon_i8mm };
 
-/// The name a level has in targets, symbols and messages ("baseline", "avx2", "avx512_vnni",
-/// "neon_dotprod", "neon_i8mm").
+/// The name a level has in targets, symbols and messages ("baseline", "avx2", "avx2_vnni",
+/// "avx512_vnni", "neon_dotprod", "neon_i8mm").
 constexpr std::string_view to_string(isa level) noexcept {
   switch (level) {
     case isa::baseline:
       return "baseline";
     case isa::avx2:
       return "avx2";
+    case isa::avx2_vnni:
+      return "avx2_vnni";
     case isa::avx512_vnni:
       return "avx512_vnni";
     case isa::neon_dotprod:
@@ -49,17 +53,17 @@ constexpr std::string_view to_string(isa level) noexcept {
 
 /// The level named `name`, or nothing for an unknown name.
 constexpr std::optional<isa> isa_from_string(std::string_view name) noexcept {
-  for (isa level : {isa::baseline, isa::avx2, isa::avx512_vnni, isa::neon_dotprod, isa::neon_i8mm}) {
+  for (isa level : {isa::baseline, isa::avx2, isa::avx2_vnni, isa::avx512_vnni, isa::neon_dotprod, isa::neon_i8mm}) {
     if (name == to_string(level)) return level;
   }
   return std::nullopt;
 }
 
 /// Every level of the architecture this code is compiled for, most capable first (the order
-/// `best_isa` prefers): x86-64 {avx512_vnni, avx2, baseline}, AArch64 {neon_i8mm, neon_dotprod,
-/// baseline}, elsewhere {baseline}.
+/// `best_isa` prefers): x86-64 {avx512_vnni, avx2_vnni, avx2, baseline}, AArch64 {neon_i8mm,
+/// neon_dotprod, baseline}, elsewhere {baseline}.
 #if defined(__x86_64__) || defined(__i386__)
-inline constexpr std::array<isa, 3> all_isas = {isa::avx512_vnni, isa::avx2, isa::baseline};
+inline constexpr std::array<isa, 4> all_isas = {isa::avx512_vnni, isa::avx2_vnni, isa::avx2, isa::baseline};
 #elif defined(__aarch64__)
 inline constexpr std::array<isa, 3> all_isas = {isa::neon_i8mm, isa::neon_dotprod, isa::baseline};
 #else
@@ -77,6 +81,8 @@ constexpr bool isa_supported(isa level, const cpu_features& f) noexcept {
       return true;
     case isa::avx2:
       return f.avx2 && f.fma && f.f16c;
+    case isa::avx2_vnni:
+      return f.avx2 && f.fma && f.f16c && f.avx_vnni;
     case isa::avx512_vnni:
       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
     case isa::neon_dotprod:

@@ -142,32 +142,6 @@ void unpack_blocks(const block_packed_t<F>& w, std::span<typename F::block> out)
 // code bytes of each of 16 rows) is I::parts registers of I::lanes rows.
 // ---------------------------------------------------------------------------------------------
 
-/// The int32 lanes of an I register, with the C++ operators the decoders' bit arithmetic uses (each
-/// one op of I: `>>` is a logical shift, `*` keeps the low 32 bits). Converts to and from `I::vi`.
-template <class I>
-struct lanes32 {
-  typename I::vi v;
-  lanes32(typename I::vi r) noexcept : v(r) {}  // NOLINT(google-explicit-constructor)
-  /// c in every lane.
-  explicit lanes32(std::int32_t c) noexcept : v(I::splat_i32(c)) {}
-  operator typename I::vi() const noexcept { return v; }  // NOLINT(google-explicit-constructor)
-  friend lanes32 operator&(lanes32 a, lanes32 b) noexcept { return I::and_(a.v, b.v); }
-  friend lanes32 operator|(lanes32 a, lanes32 b) noexcept { return I::or_(a.v, b.v); }
-  friend lanes32 operator^(lanes32 a, lanes32 b) noexcept { return I::xor_(a.v, b.v); }
-  friend lanes32 operator+(lanes32 a, lanes32 b) noexcept { return I::add32(a.v, b.v); }
-  friend lanes32 operator-(lanes32 a, lanes32 b) noexcept { return I::sub32(a.v, b.v); }
-  friend lanes32 operator*(lanes32 a, lanes32 b) noexcept { return I::mullo32(a.v, b.v); }
-  friend lanes32 operator>>(lanes32 a, int s) noexcept { return I::srl32_n(a.v, s); }
-  friend lanes32 operator<<(lanes32 a, int s) noexcept { return I::sll32_n(a.v, s); }
-};
-
-/// Per lane: `if_true` where the lane of `mask` (all ones or 0, as I::cmpeq32 / I::cmpgt32 give) is
-/// set, else `if_false`.
-template <class I>
-inline lanes32<I> select32(lanes32<I> mask, lanes32<I> if_true, lanes32<I> if_false) noexcept {
-  return if_false ^ ((if_true ^ if_false) & mask);
-}
-
 /// Byte offset of chunk j for part h (rows I::lanes h .. I::lanes h + I::lanes - 1).
 template <class I>
 constexpr std::size_t chunk_at(std::size_t j, std::size_t h) noexcept {
@@ -202,7 +176,7 @@ inline void decode_nibbles(const std::uint8_t* chunks, std::size_t h, typename I
 /// the same on every ISA: `fmadd(float(s0), dw0, float(s1) dw1)` then `fmadd(part, d_x, acc)` for
 /// split halves, else `fmadd(float(s0 + s1 - o Σ q_x), dw0 d_x, acc)`.
 template <class Arch, int MR, class F>
-inline void block_dot_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
+[[gnu::flatten]] inline void block_dot_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                   [[maybe_unused]] const float* half_sums, std::size_t i0,
                                   float (*acc_out)[16]) noexcept {
   using I = isa_ops<Arch>;

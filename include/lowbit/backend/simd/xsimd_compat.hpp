@@ -10,18 +10,9 @@
 #include <cstdint>
 #include <type_traits>
 
-// GCC 12 reports -Wuninitialized / -Wmaybe-uninitialized inside its own avx512fintrin.h (the
-// `__Y = __Y` idiom of its AVX-512 `undefined` helpers) when xsimd's exp or the ISA layer's
-// reductions are inlined; the state at the intrinsics' first inclusion (here, through xsimd) decides.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// <immintrin.h> first, with GCC's warnings inside its AVX-512 headers off (see x86_intrinsics.hpp).
+#include "lowbit/backend/simd/isa/x86_intrinsics.hpp"
 #include <xsimd/xsimd.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 #include "lowbit/backend/simd/isa/avx512/ops.hpp"
 #include "lowbit/backend/simd/isa/neon/ops.hpp"

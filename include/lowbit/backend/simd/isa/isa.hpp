@@ -17,6 +17,7 @@
 #include "lowbit/backend/simd/isa/avx2/ops.hpp"
 #include "lowbit/backend/simd/isa/avx512/ops.hpp"
 #include "lowbit/backend/simd/isa/generic/ops.hpp"
+#include "lowbit/backend/simd/isa/lanes32.hpp"
 #include "lowbit/backend/simd/isa/neon/ops.hpp"
 #include "lowbit/backend/simd/xsimd_compat.hpp"
 #include "lowbit/core/backend.hpp"
@@ -39,6 +40,7 @@ concept simd_isa = requires(typename I::vi v, typename I::vf f, const std::uint8
   { I::s8_bias } -> std::convertible_to<int>;
   { I::load(p) } -> std::same_as<typename I::vi>;
   { I::and_(v, v) } -> std::same_as<typename I::vi>;
+  { I::select32(I::cmpgt32(v, v), v, v) } -> std::same_as<typename I::vi>;
   { I::lookup16(v, v) } -> std::same_as<typename I::vi>;
   { I::dot4_u8(v, v, std::int32_t{}) } -> std::same_as<typename I::vi>;
   { I::dot4_s8(v, I::operand_s8(v), std::int32_t{}) } -> std::same_as<typename I::vi>;

@@ -7,17 +7,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
-// GCC 12 reports -Wuninitialized inside its own AVX-512 headers (pulled in by <immintrin.h> when
-// the target has AVX-512); the state at the first inclusion decides.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "lowbit/backend/simd/isa/x86_intrinsics.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -219,10 +209,14 @@ struct avx2 {
   static vi srl32_n(vi v, int s) noexcept { return _mm256_srli_epi32(v, s); }
   /// Per int32 lane: v << s, s in 0..31 known at run time.
   static vi sll32_n(vi v, int s) noexcept { return _mm256_slli_epi32(v, s); }
-  /// Per int32 lane: all ones where a == b, else 0.
-  static vi cmpeq32(vi a, vi b) noexcept { return _mm256_cmpeq_epi32(a, b); }
-  /// Per int32 lane: all ones where a > b (signed), else 0.
-  static vi cmpgt32(vi a, vi b) noexcept { return _mm256_cmpgt_epi32(a, b); }
+  /// A per-int32-lane condition (all ones or 0 per lane), as the comparisons give it.
+  using mask32 = vi;
+  /// Per int32 lane: a == b.
+  static mask32 cmpeq32(vi a, vi b) noexcept { return _mm256_cmpeq_epi32(a, b); }
+  /// Per int32 lane: a > b (signed).
+  static mask32 cmpgt32(vi a, vi b) noexcept { return _mm256_cmpgt_epi32(a, b); }
+  /// Per int32 lane: if_true where the lane of m is set, else if_false (`vpblendvb`).
+  static vi select32(mask32 m, vi if_true, vi if_false) noexcept { return _mm256_blendv_epi8(if_false, if_true, m); }
   // @ops:k_quant
   // @ops:parametric
   template <int N>
@@ -245,19 +239,24 @@ struct avx2 {
   /// Without AVX-VNNI: the eight `vpmaddubsw` pair sums (each |.| <= 2 * 15 * 128) added in int16
   /// (<= 30720), widened once by `vpmaddwd`.
   static vi dot32_u4(vi acc, const vi* c, const void* x) noexcept {
-    std::int32_t xw[8];
-    std::memcpy(xw, x, 32);
+    // Each dword broadcast straight from memory (`vpbroadcastd m32`).
+    const auto* xb = static_cast<const unsigned char*>(x);
+    auto xw = [xb](int j) {
+      std::int32_t w;
+      std::memcpy(&w, xb + 4 * j, 4);
+      return _mm256_set1_epi32(w);
+    };
 #if defined(__AVXVNNI__)
-    vi s1 = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), c[1], _mm256_set1_epi32(xw[1]));
-    acc = _mm256_dpbusd_avx_epi32(acc, c[0], _mm256_set1_epi32(xw[0]));
+    vi s1 = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), c[1], xw(1));
+    acc = _mm256_dpbusd_avx_epi32(acc, c[0], xw(0));
     for (int j = 1; j < 4; ++j) {
-      acc = _mm256_dpbusd_avx_epi32(acc, c[2 * j], _mm256_set1_epi32(xw[2 * j]));
-      s1 = _mm256_dpbusd_avx_epi32(s1, c[2 * j + 1], _mm256_set1_epi32(xw[2 * j + 1]));
+      acc = _mm256_dpbusd_avx_epi32(acc, c[2 * j], xw(2 * j));
+      s1 = _mm256_dpbusd_avx_epi32(s1, c[2 * j + 1], xw(2 * j + 1));
     }
     return _mm256_add_epi32(acc, s1);
 #else
-    __m256i s16 = _mm256_maddubs_epi16(c[0], _mm256_set1_epi32(xw[0]));
-    for (int j = 1; j < 8; ++j) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c[j], _mm256_set1_epi32(xw[j])));
+    __m256i s16 = _mm256_maddubs_epi16(c[0], xw(0));
+    for (int j = 1; j < 8; ++j) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c[j], xw(j)));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
 #endif
   }

@@ -7,17 +7,7 @@
 
 #if defined(__AVX512F__)
 
-// GCC 12 reports -Wuninitialized inside its own AVX-512 headers (the `__Y = __Y` idiom of
-// _mm512_undefined_*) once kernels inline them; the state at the first inclusion decides.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "lowbit/backend/simd/isa/x86_intrinsics.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -92,16 +82,17 @@ struct avx512 {
   static vi sll16(vi v) noexcept {
     return _mm512_slli_epi16(v, S);
   }
-  // 32-bit shifts as vector-extension operators: GCC 12 reports -Wuninitialized inside its own
-  // _mm512_slli_epi32 / _mm512_srli_epi32 (their _mm512_undefined_epi32 operand).
+  // 32-bit shifts through the zero-masking forms with an all-ones mask (the same `vpslld` /
+  // `vpsrld`): GCC 12 reports -Wuninitialized inside its own _mm512_slli_epi32 / _mm512_srli_epi32
+  // (their _mm512_undefined_epi32 operand).
   typedef std::uint32_t u32x16 __attribute__((vector_size(64)));
   template <int S>
   static vi sll32(vi v) noexcept {
-    return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) << S);
+    return _mm512_maskz_slli_epi32(static_cast<__mmask16>(0xffff), v, S);
   }
   template <int S>
   static vi srl32(vi v) noexcept {
-    return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) >> S);
+    return _mm512_maskz_srli_epi32(static_cast<__mmask16>(0xffff), v, S);
   }
 
   // -- integer arithmetic -------------------------------------------------------------------
@@ -237,13 +228,15 @@ struct avx512 {
   static vi srl32_n(vi v, int s) noexcept { return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) >> s); }
   /// Per int32 lane: v << s, s in 0..31 known at run time.
   static vi sll32_n(vi v, int s) noexcept { return reinterpret_cast<vi>(reinterpret_cast<u32x16>(v) << s); }
-  /// Per int32 lane: all ones where a == b, else 0.
-  static vi cmpeq32(vi a, vi b) noexcept {
-    return _mm512_maskz_mov_epi32(_mm512_cmpeq_epi32_mask(a, b), _mm512_set1_epi32(-1));
-  }
-  /// Per int32 lane: all ones where a > b (signed), else 0.
-  static vi cmpgt32(vi a, vi b) noexcept {
-    return _mm512_maskz_mov_epi32(_mm512_cmpgt_epi32_mask(a, b), _mm512_set1_epi32(-1));
+  /// A per-int32-lane condition, as the comparisons give it and select32 reads it (a k-mask here).
+  using mask32 = __mmask16;
+  /// Per int32 lane: a == b.
+  static mask32 cmpeq32(vi a, vi b) noexcept { return _mm512_cmpeq_epi32_mask(a, b); }
+  /// Per int32 lane: a > b (signed).
+  static mask32 cmpgt32(vi a, vi b) noexcept { return _mm512_cmpgt_epi32_mask(a, b); }
+  /// Per int32 lane: if_true where the lane of m is set, else if_false (`vpblendmd`).
+  static vi select32(mask32 m, vi if_true, vi if_false) noexcept {
+    return _mm512_mask_blend_epi32(m, if_false, if_true);
   }
   // @ops:k_quant
   // @ops:parametric
@@ -273,14 +266,19 @@ struct avx512 {
   /// acc + Σ_{j<8} Σ_{b<4} c[j].byte(4 r + b) x[4 j + b] per int32 lane r: unsigned codes c <= 15,
   /// the 32 int8 at x (two `vpdpbusd` chains, even and odd j).
   static vi dot32_u4(vi acc, const vi* c, const void* x) noexcept {
+    // Each dword broadcast straight from memory (one 32-byte copy would become 64-bit loads,
+    // shifts and broadcasts from general registers).
     const auto* xb = static_cast<const unsigned char*>(x);
-    std::int32_t xw[8];
-    std::memcpy(xw, xb, 32);
-    vi s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[1], _mm512_set1_epi32(xw[1]));
-    acc = _mm512_dpbusd_epi32(acc, c[0], _mm512_set1_epi32(xw[0]));
+    auto xw = [xb](int j) {
+      std::int32_t w;
+      std::memcpy(&w, xb + 4 * j, 4);
+      return _mm512_set1_epi32(w);
+    };
+    vi s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[1], xw(1));
+    acc = _mm512_dpbusd_epi32(acc, c[0], xw(0));
     for (int j = 1; j < 4; ++j) {
-      acc = _mm512_dpbusd_epi32(acc, c[2 * j], _mm512_set1_epi32(xw[2 * j]));
-      s1 = _mm512_dpbusd_epi32(s1, c[2 * j + 1], _mm512_set1_epi32(xw[2 * j + 1]));
+      acc = _mm512_dpbusd_epi32(acc, c[2 * j], xw(2 * j));
+      s1 = _mm512_dpbusd_epi32(s1, c[2 * j + 1], xw(2 * j + 1));
     }
     return _mm512_add_epi32(acc, s1);
   }

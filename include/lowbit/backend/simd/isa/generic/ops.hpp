@@ -261,10 +261,14 @@ struct generic {
   static vi srl32_n(vi v, int s) noexcept { return (vi)((u32x4)v >> s); }
   /// Per int32 lane: v << s, s in 0..31 known at run time.
   static vi sll32_n(vi v, int s) noexcept { return (vi)((u32x4)v << s); }
-  /// Per int32 lane: all ones where a == b, else 0.
-  static vi cmpeq32(vi a, vi b) noexcept { return (vi)(a == b); }
-  /// Per int32 lane: all ones where a > b (signed), else 0.
-  static vi cmpgt32(vi a, vi b) noexcept { return (vi)(a > b); }
+  /// A per-int32-lane condition (all ones or 0 per lane), as the comparisons give it.
+  using mask32 = vi;
+  /// Per int32 lane: a == b.
+  static mask32 cmpeq32(vi a, vi b) noexcept { return (vi)(a == b); }
+  /// Per int32 lane: a > b (signed).
+  static mask32 cmpgt32(vi a, vi b) noexcept { return (vi)(a > b); }
+  /// Per int32 lane: if_true where the lane of m is set, else if_false.
+  static vi select32(mask32 m, vi if_true, vi if_false) noexcept { return if_false ^ ((if_true ^ if_false) & m); }
   // @ops:k_quant
   // @ops:parametric
   /// Part h (bytes `bytes h` .. `bytes h + bytes - 1`) of the 64 bytes made of the N bytes at p

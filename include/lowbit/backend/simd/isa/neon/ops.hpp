@@ -234,10 +234,14 @@ struct neon {
   static vi srl32_n(vi v, int s) noexcept { return from(vshlq_u32(vreinterpretq_u32_s32(v), vdupq_n_s32(-s))); }
   /// Per int32 lane: v << s, s in 0..31 known at run time.
   static vi sll32_n(vi v, int s) noexcept { return from(vshlq_u32(vreinterpretq_u32_s32(v), vdupq_n_s32(s))); }
-  /// Per int32 lane: all ones where a == b, else 0.
-  static vi cmpeq32(vi a, vi b) noexcept { return from(vceqq_s32(a, b)); }
-  /// Per int32 lane: all ones where a > b (signed), else 0.
-  static vi cmpgt32(vi a, vi b) noexcept { return from(vcgtq_s32(a, b)); }
+  /// A per-int32-lane condition (all ones or 0 per lane), as the comparisons give it.
+  using mask32 = uint32x4_t;
+  /// Per int32 lane: a == b.
+  static mask32 cmpeq32(vi a, vi b) noexcept { return vceqq_s32(a, b); }
+  /// Per int32 lane: a > b (signed).
+  static mask32 cmpgt32(vi a, vi b) noexcept { return vcgtq_s32(a, b); }
+  /// Per int32 lane: if_true where the lane of m is set, else if_false (`bsl`).
+  static vi select32(mask32 m, vi if_true, vi if_false) noexcept { return vbslq_s32(m, if_true, if_false); }
   // @ops:k_quant
   // @ops:parametric
   template <int N>
