@@ -126,8 +126,8 @@ run_column() {
   while IFS=$'\t' read -r patch targets _; do
     [[ -z "$patch" || "$patch" == \#* ]] && continue
     local files
-    mapfile -t files < <(sed -n 's|^+++ b/||p' "$root/tests/mutations/$patch")
-    patch -s -p1 -d "$dir" <"$root/tests/mutations/$patch"
+    mapfile -t files < <(sed -n 's|^+++ b/\([^	]*\).*|\1|p' "$root/tests/mutations/$patch")
+    patch -s --no-backup-if-mismatch -p1 -d "$dir" <"$root/tests/mutations/$patch"
     applied_dir=$dir
     applied_files=("${files[@]}")
     local present=() caught=() verdict

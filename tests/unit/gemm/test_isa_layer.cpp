@@ -220,6 +220,65 @@ TEST_CASE("isa layer: codebook gathers", "[isa]") {
   }
 }
 
+// The tile ops exist only where J::has_int8_tiles (a template, so that the other ISAs never instantiate them).
+template <class J>
+void check_int8_tiles() {
+  if constexpr (J::has_int8_tiles) {
+    for (int r = 0; r < rounds; ++r) {
+      const bytes_t a = random_bytes(r + 21), b = random_bytes(r + 22), c = random_bytes(r + 23);
+      const bytes_t acc_b = random_bytes(r + 24);
+      bytes_t accb{};
+      for (std::size_t l = 0; l < nl; ++l) {
+        const std::int32_t small = lane32(acc_b, l) % (1 << 24);
+        std::memcpy(accb.data() + 4 * l, &small, 4);
+      }
+      const auto s8 = [](std::uint8_t v) { return static_cast<std::int8_t>(v); };
+      // mmla_s8: lane 2i + j += Σ_k a[8i + k] b[8j + k].
+      const bytes_t t = bytes_of(J::mmla_s8(to_vi(accb), to_vi(a), to_vi(b)));
+      for (int i = 0; i < 2; ++i) {
+        for (int j = 0; j < 2; ++j) {
+          std::int64_t e = lane32(accb, 2 * i + j);
+          for (int k = 0; k < 8; ++k) e += s8(a[8 * i + k]) * s8(b[8 * j + k]);
+          CHECK(lane32(t, 2 * i + j) == e);
+        }
+      }
+      // row_pairs8<H>: rows 2H, 2H + 1, each its 4 bytes of the first register then of the second.
+      for (int half = 0; half < 2; ++half) {
+        const bytes_t p = bytes_of(half == 0 ? J::template row_pairs8<0>(to_vi(a), to_vi(b))
+                                             : J::template row_pairs8<1>(to_vi(a), to_vi(b)));
+        for (int row = 0; row < 2; ++row) {
+          for (int k = 0; k < 4; ++k) {
+            CHECK(p[8 * row + k] == a[4 * (2 * half + row) + k]);
+            CHECK(p[8 * row + 4 + k] == b[4 * (2 * half + row) + k]);
+          }
+        }
+      }
+      // act_pairs8: 8 bytes of each pointer.
+      const bytes_t x = bytes_of(J::act_pairs8(a.data() + 3, c.data() + 5));
+      for (int k = 0; k < 8; ++k) {
+        CHECK(x[k] == a[3 + k]);
+        CHECK(x[8 + k] == c[5 + k]);
+      }
+      // tile_row<R>: {t01[2R], t01[2R + 1], t23[2R], t23[2R + 1]}.
+      for (int row = 0; row < 2; ++row) {
+        const bytes_t tr = bytes_of(row == 0 ? J::template tile_row<0>(to_vi(a), to_vi(b))
+                                             : J::template tile_row<1>(to_vi(a), to_vi(b)));
+        CHECK(lane32(tr, 0) == lane32(a, 2 * row));
+        CHECK(lane32(tr, 1) == lane32(a, 2 * row + 1));
+        CHECK(lane32(tr, 2) == lane32(b, 2 * row));
+        CHECK(lane32(tr, 3) == lane32(b, 2 * row + 1));
+      }
+    }
+  } else {
+    SUCCEED("this ISA has no int8 matrix tiles: kernels take the dot-product path");
+  }
+}
+
+TEST_CASE("isa layer: 2x2 int8 matrix tiles", "[isa]") {
+  INFO("isa " << I::name);
+  check_int8_tiles<I>();
+}
+
 TEST_CASE("isa layer: integer dot products", "[isa]") {
   INFO("isa " << I::name);
   for (int r = 0; r < rounds; ++r) {

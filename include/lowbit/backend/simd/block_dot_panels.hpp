@@ -174,7 +174,9 @@ inline void decode_nibbles(const std::uint8_t* chunks, std::size_t h, typename I
 /// Codebook values through I::dot4_s8 (AVX-512 VNNI `vpdpbusd`, AVX2 `vpmaddubsw` of |w| and
 /// sign(w) x, NEON `sdot`), ternary codes 0..3 through I::dot8_u8. Per lane the f32 operations are
 /// the same on every ISA: `fmadd(float(s0), dw0, float(s1) dw1)` then `fmadd(part, d_x, acc)` for
-/// split halves, else `fmadd(float(s0 + s1 - o Σ q_x), dw0 d_x, acc)`.
+/// split halves, else `fmadd(float(s0 + s1 - o Σ q_x), dw0 d_x, acc)`. Where the ISA has 2x2 int8
+/// tiles (I::has_int8_tiles: AArch64 I8MM `smmla`), codebook formats take pairs of activation rows through
+/// them: the same int32 sums s0, s1, so the same outputs.
 template <class Arch, int MR, class F>
 [[gnu::flatten]] inline void block_dot_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq,
                                   [[maybe_unused]] const float* half_sums, std::size_t i0,
@@ -203,7 +205,42 @@ template <class Arch, int MR, class F>
           for (int g = 0; g < 8; ++g) w[g] = I::operand_s8(op[g]);
         }
         const std::size_t xb = b * subs + a;
-        for (int i = 0; i < MR; ++i) {
+        auto accumulate = [&](int i, vi s0, vi s1) {
+          const std::int32_t sum = xq.row_sum(i0 + i)[xb];
+          const vf dx = I::splat_f32(xq.row_d(i0 + i)[xb]);
+          if constexpr (traits::split_halves) {
+            if constexpr (offset != 0) {
+              const auto first = static_cast<std::int32_t>(half_sums[(i0 + i) * xnb + xb]);
+              s0 = I::sub32(s0, I::splat_i32(offset * first));
+              s1 = I::sub32(s1, I::splat_i32(offset * (sum - first)));
+            }
+            const vf part = I::fmadd(I::to_f32(s0), dw[0], I::mul(I::to_f32(s1), dw[1]));
+            acc[i][h] = I::fmadd(part, dx, acc[i][h]);
+          } else {
+            vi isum = I::add32(s0, s1);
+            if constexpr (offset != 0) isum = I::sub32(isum, I::splat_i32(offset * sum));
+            acc[i][h] = I::fmadd(I::to_f32(isum), I::mul(dw[0], dx), acc[i][h]);
+          }
+        };
+        int i = 0;
+        if constexpr (I::has_int8_tiles && traits::lut) {
+          // Two activation rows at a time in 2x2 int8 tiles (`smmla`): op[2t], op[2t + 1] are
+          // elements 8t..8t+7 of each weight row. The same exact int32 sums as the dot path.
+          static_assert(I::s8_bias == 0, "mmla_s8 takes the codebook values themselves");
+          for (; i + 2 <= MR; i += 2) {
+            const std::int8_t* x0 = xq.row_qs(i0 + i) + 32 * xb;
+            const std::int8_t* x1 = xq.row_qs(i0 + i + 1) + 32 * xb;
+            vi t01[2] = {I::zero(), I::zero()}, t23[2] = {I::zero(), I::zero()};  // [s0, s1] halves
+            for (int t = 0; t < 4; ++t) {
+              const vi xa = I::act_pairs8(x0 + 8 * t, x1 + 8 * t);
+              t01[t / 2] = I::mmla_s8(t01[t / 2], xa, I::template row_pairs8<0>(op[2 * t], op[2 * t + 1]));
+              t23[t / 2] = I::mmla_s8(t23[t / 2], xa, I::template row_pairs8<1>(op[2 * t], op[2 * t + 1]));
+            }
+            accumulate(i, I::template tile_row<0>(t01[0], t23[0]), I::template tile_row<0>(t01[1], t23[1]));
+            accumulate(i + 1, I::template tile_row<1>(t01[0], t23[0]), I::template tile_row<1>(t01[1], t23[1]));
+          }
+        }
+        for (; i < MR; ++i) {
           const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + 32 * xb);
           vi s0, s1;
           if constexpr (traits::lut) {
@@ -220,21 +257,7 @@ template <class Arch, int MR, class F>
             s0 = I::dot8_u8(I::dot8_u8(I::zero(), op[0], op[1], xw[0], xw[1]), op[2], op[3], xw[2], xw[3]);
             s1 = I::dot8_u8(I::dot8_u8(I::zero(), op[4], op[5], xw[4], xw[5]), op[6], op[7], xw[6], xw[7]);
           }
-          const std::int32_t sum = xq.row_sum(i0 + i)[xb];
-          const vf dx = I::splat_f32(xq.row_d(i0 + i)[xb]);
-          if constexpr (traits::split_halves) {
-            if constexpr (offset != 0) {
-              const auto first = static_cast<std::int32_t>(half_sums[(i0 + i) * xnb + xb]);
-              s0 = I::sub32(s0, I::splat_i32(offset * first));
-              s1 = I::sub32(s1, I::splat_i32(offset * (sum - first)));
-            }
-            const vf part = I::fmadd(I::to_f32(s0), dw[0], I::mul(I::to_f32(s1), dw[1]));
-            acc[i][h] = I::fmadd(part, dx, acc[i][h]);
-          } else {
-            vi isum = I::add32(s0, s1);
-            if constexpr (offset != 0) isum = I::sub32(isum, I::splat_i32(offset * sum));
-            acc[i][h] = I::fmadd(I::to_f32(isum), I::mul(dw[0], dx), acc[i][h]);
-          }
+          accumulate(i, s0, s1);
         }
       }
     }

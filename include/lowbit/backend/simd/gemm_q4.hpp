@@ -132,7 +132,8 @@ namespace simd_detail {
 /// acc[i][r] = Σ_b d_w[r] d_x[i,b] (Σ_k q_w[r,k] q_x[i,k] - 8 Σ_k q_x[i,k])  (ggml's Q4_0·Q8_0),
 /// the offset subtracted exactly in int32. One pass over the panel per ISA part (rows
 /// `I::lanes h` .. `I::lanes (h + 1) - 1`, bytes `I::bytes h` .. of each 64-byte chunk); codes <= 15
-/// keep every `dot8_u8` exact.
+/// keep every `dot8_u8` exact. Where the ISA has 2x2 int8 tiles (I::has_int8_tiles: AArch64 I8MM `smmla`)
+/// pairs of activation rows take them instead, with the same int32 sums and float operations.
 template <class Arch, int MR>
 inline void q4_0_microkernel(const std::uint8_t* panel, std::size_t nb, const activation_q8& xq, std::size_t i0,
                              float (*acc_out)[16]) noexcept {
@@ -153,16 +154,36 @@ inline void q4_0_microkernel(const std::uint8_t* panel, std::size_t nb, const ac
         hi[c] = I::and_(I::template srl16<4>(v), low_mask);
       }
       const vf dw = I::f16_to_f32(blk + 256 + 2 * I::lanes * h);
-      for (int i = 0; i < MR; ++i) {
+      auto accumulate = [&](int i, vi sum) {
+        const vi isum = I::sub32(sum, I::splat_i32(8 * xq.row_sum(i0 + i)[b]));
+        const vf scale = I::mul(dw, I::splat_f32(xq.row_d(i0 + i)[b]));
+        acc[i] = I::fmadd(I::to_f32(isum), scale, acc[i]);
+      };
+      int i = 0;
+      if constexpr (I::has_int8_tiles) {
+        // Two activation rows at a time in 2x2 int8 tiles (`smmla`): chunk c's low and high
+        // nibbles are elements 8c..8c+7 of each row. The same exact int32 sums as the dot path.
+        for (; i + 2 <= MR; i += 2) {
+          const std::int8_t* x0 = xq.row_qs(i0 + i) + b * 32;
+          const std::int8_t* x1 = xq.row_qs(i0 + i + 1) + b * 32;
+          vi t01 = I::zero(), t23 = I::zero();
+          for (int c = 0; c < 4; ++c) {
+            const vi xa = I::act_pairs8(x0 + 8 * c, x1 + 8 * c);
+            t01 = I::mmla_s8(t01, xa, I::template row_pairs8<0>(lo[c], hi[c]));
+            t23 = I::mmla_s8(t23, xa, I::template row_pairs8<1>(lo[c], hi[c]));
+          }
+          accumulate(i, I::template tile_row<0>(t01, t23));
+          accumulate(i + 1, I::template tile_row<1>(t01, t23));
+        }
+      }
+      for (; i < MR; ++i) {
         const auto* xw = reinterpret_cast<const dword_alias*>(xq.row_qs(i0 + i) + b * 32);
         // Low nibbles take the even activation dwords, high nibbles the odd ones; two chains.
         vi s0 = I::dot8_u8(I::zero(), lo[0], hi[0], xw[0], xw[1]);
         vi s1 = I::dot8_u8(I::zero(), lo[1], hi[1], xw[2], xw[3]);
         s0 = I::dot8_u8(s0, lo[2], hi[2], xw[4], xw[5]);
         s1 = I::dot8_u8(s1, lo[3], hi[3], xw[6], xw[7]);
-        const vi isum = I::sub32(I::add32(s0, s1), I::splat_i32(8 * xq.row_sum(i0 + i)[b]));
-        const vf scale = I::mul(dw, I::splat_f32(xq.row_d(i0 + i)[b]));
-        acc[i] = I::fmadd(I::to_f32(isum), scale, acc[i]);
+        accumulate(i, I::add32(s0, s1));
       }
     }
     for (int i = 0; i < MR; ++i) I::store_f32(acc_out[i] + I::lanes * h, acc[i]);

@@ -10,7 +10,8 @@
 #include <cstdint>
 #include <type_traits>
 
-// <immintrin.h> first, with GCC's warnings inside its AVX-512 headers off (see x86_intrinsics.hpp).
+// The x86 intrinsics header first, with GCC's warnings inside its AVX-512 headers off (see
+// isa/x86_intrinsics.hpp).
 #include "lowbit/backend/simd/isa/x86_intrinsics.hpp"
 #include <xsimd/xsimd.hpp>
 

@@ -30,6 +30,8 @@ struct avx2 {
   static constexpr std::size_t lanes = 8;
   static constexpr std::size_t parts = 64 / bytes;
   static constexpr int s8_bias = 0;
+  /// No 2x2 int8 matrix tiles (`mmla_s8`, see isa::neon): kernels take their dot-product path.
+  static constexpr bool has_int8_tiles = false;
 
   // -- loads, stores, constants -------------------------------------------------------------
   static vi load(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }

@@ -39,6 +39,8 @@ struct avx512 {
   static constexpr std::size_t lanes = 16;
   static constexpr std::size_t parts = 64 / bytes;
   static constexpr int s8_bias = 128;
+  /// No 2x2 int8 matrix tiles (`mmla_s8`, see isa::neon): kernels take their dot-product path.
+  static constexpr bool has_int8_tiles = false;
 
   // -- loads, stores, constants -------------------------------------------------------------
   static vi load(const void* p) noexcept { return _mm512_loadu_si512(p); }

@@ -35,6 +35,8 @@ struct generic {
   static constexpr std::size_t lanes = 4;
   static constexpr std::size_t parts = 64 / bytes;
   static constexpr int s8_bias = 0;
+  /// No 2x2 int8 matrix tiles (`mmla_s8`, see isa::neon): kernels take their dot-product path.
+  static constexpr bool has_int8_tiles = false;
 
   // The other views of a register (same 16 bytes; converted with a C cast, which reinterprets).
   typedef std::uint8_t u8x16 __attribute__((vector_size(16)));

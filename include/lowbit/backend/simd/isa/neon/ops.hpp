@@ -32,6 +32,12 @@ struct neon {
   static constexpr std::size_t lanes = 4;
   static constexpr std::size_t parts = 64 / bytes;
   static constexpr int s8_bias = 0;
+  /// FEAT_I8MM `smmla` (`mmla_s8`: 2x2 int32 tiles of 2x8 by 8x2 int8), where the target has it.
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+  static constexpr bool has_int8_tiles = true;
+#else
+  static constexpr bool has_int8_tiles = false;
+#endif
 
   static int8x16_t s8(vi v) noexcept { return vreinterpretq_s8_s32(v); }
   static uint8x16_t u8(vi v) noexcept { return vreinterpretq_u8_s32(v); }
@@ -181,6 +187,42 @@ struct neon {
   static vi dot4_s8(vi acc, const s8_operand& w, std::int32_t x) noexcept {
     return dot4_signed(acc, w, vdupq_n_s32(x));
   }
+  // -- 2x2 int8 matrix tiles (FEAT_I8MM), the Armv8.6 operand layout of `smmla` ---------------
+  /// The weight operand of mmla_s8 for rows 2 Half and 2 Half + 1 of a part: row r's 4 bytes of
+  /// `first` (int32 lane r) then its 4 bytes of `next`, i.e. 8 consecutive k codes of each of the
+  /// two rows (bytes 0..7: row 2 Half, bytes 8..15: row 2 Half + 1; `zip1` / `zip2` of 32-bit lanes).
+  template <int Half>
+  static vi row_pairs8(vi first, vi next) noexcept {
+    static_assert(Half == 0 || Half == 1);
+    if constexpr (Half == 0) {
+      return vzip1q_s32(first, next);
+    } else {
+      return vzip2q_s32(first, next);
+    }
+  }
+  /// The activation operand of mmla_s8: the 8 int8 at x0 (bytes 0..7) and the 8 at x1 (bytes 8..15).
+  static vi act_pairs8(const void* x0, const void* x1) noexcept {
+    return from(vcombine_s8(vld1_s8(static_cast<const std::int8_t*>(x0)), vld1_s8(static_cast<const std::int8_t*>(x1))));
+  }
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+  /// acc + the 2x2 int32 tile of a (two rows of 8 int8) times b (two columns of 8 int8): lane
+  /// 2i + j += Σ_{k<8} a.byte(8i + k) b.byte(8j + k), exact (`smmla`).
+  static vi mmla_s8(vi acc, vi a, vi b) noexcept { return vmmlaq_s32(acc, s8(a), s8(b)); }
+#endif
+  /// Activation row Row (0 or 1) of two mmla_s8 tiles, one int32 lane per weight row of the part:
+  /// `t01` holds weight rows 0, 1 and `t23` rows 2, 3 -> {t01[2 Row], t01[2 Row + 1], t23[2 Row],
+  /// t23[2 Row + 1]} (`zip1` / `zip2` of 64-bit lanes).
+  template <int Row>
+  static vi tile_row(vi t01, vi t23) noexcept {
+    static_assert(Row == 0 || Row == 1);
+    const int64x2_t a = vreinterpretq_s64_s32(t01), b = vreinterpretq_s64_s32(t23);
+    if constexpr (Row == 0) {
+      return vreinterpretq_s32_s64(vzip1q_s64(a, b));
+    } else {
+      return vreinterpretq_s32_s64(vzip2q_s64(a, b));
+    }
+  }
+
   /// acc + Σ of the two int16 products per lane (`smull` / `smull2`, pairwise add).
   static vi dot_pairs_i16(vi acc, vi w, std::int32_t x) noexcept {
     const int16x8_t wv = vreinterpretq_s16_s32(w);
